@@ -1,0 +1,3 @@
+using Uncoded.Client.Cli;
+
+return await ClientCli.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,49 @@
+using System.Runtime.InteropServices;
+
+namespace Uncoded.Signer.Hardening;
+
+/// <summary>The few libc calls the signer needs (Linux).</summary>
+internal static partial class Libc
+{
+    public const int MADV_DONTDUMP = 16;
+    public const int PR_SET_DUMPABLE = 4;
+    public const int PR_GET_DUMPABLE = 3;
+    public const int RLIMIT_CORE = 4;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int mlock(nint addr, nuint len);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munlock(nint addr, nuint len);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int madvise(nint addr, nuint len, int advice);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setrlimit(int resource, in RLimit limit);
+
+    [LibraryImport("libc")]
+    public static partial uint umask(uint mask);
+
+    [LibraryImport("libc")]
+    public static partial uint getuid();
+
+    [LibraryImport("libc")]
+    public static partial uint getgid();
+
+    [LibraryImport("libc")]
+    public static partial int getpid();
+
+    [LibraryImport("libc")]
+    public static partial int getpagesize();
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RLimit
+    {
+        public ulong Current;
+        public ulong Max;
+    }
+}

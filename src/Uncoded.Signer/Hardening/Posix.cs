@@ -1,0 +1,29 @@
+using System.Runtime.InteropServices;
+
+namespace Uncoded.Signer.Hardening;
+
+internal static partial class Posix
+{
+    private const uint S_IFMT = 0xF000;
+    private const uint S_IFSOCK = 0xC000;
+
+    /// <summary>True when <paramref name="path"/> is a socket (lstat, no link following).</summary>
+    public static bool IsSocket(string path)
+    {
+        // .NET's file APIs do not expose the file type bits; statx has one layout on every
+        // Linux architecture, unlike struct stat.
+        return Lstat(path, out var mode) && (mode & S_IFMT) == S_IFSOCK;
+    }
+
+    private static unsafe bool Lstat(string path, out uint mode)
+    {
+        // struct statx: stx_mode is a u16 at offset 28. AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE = 1.
+        var buffer = stackalloc byte[256];
+        var rc = statx(-100, path, 0x100, 1, buffer);
+        mode = rc == 0 ? *(ushort*)(buffer + 28) : 0u;
+        return rc == 0;
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+}

@@ -1,0 +1,3 @@
+using Uncoded.Signer.Cli;
+
+return await SignerCli.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,76 @@
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Secrets;
+
+/// <summary>File rules for secrets: refuse group/other access on read (like ssh), 0600 on write, never overwrite.</summary>
+internal static class SecureFiles
+{
+    private const UnixFileMode GroupOrOther =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    public static byte[] ReadPrivate(string path, int maxLength, string what)
+    {
+        FileInfo info;
+        try
+        {
+            info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                throw new SignerException(ErrorKind.Configuration, "FILE_NOT_FOUND", $"{what} '{path}' does not exist");
+            }
+        }
+        catch (IOException e)
+        {
+            throw new SignerException(ErrorKind.Configuration, "FILE_UNREADABLE", $"{what} '{path}' cannot be read: {e.Message}");
+        }
+        if ((info.UnixFileMode & GroupOrOther) != 0)
+        {
+            throw new SignerException(ErrorKind.Configuration, "FILE_PERMISSIONS",
+                $"{what} '{path}' is accessible by group or others (mode {Convert.ToString((int)info.UnixFileMode, 8)}); run: chmod 600 '{path}'");
+        }
+        if (info.Length > maxLength)
+        {
+            throw new SignerException(ErrorKind.Configuration, "FILE_TOO_LARGE", $"{what} '{path}' is larger than {maxLength} bytes");
+        }
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "FILE_UNREADABLE", $"{what} '{path}' cannot be read: {e.Message}");
+        }
+    }
+
+    public static void WriteNewPrivate(string path, ReadOnlySpan<byte> content)
+    {
+        if (File.Exists(path))
+        {
+            throw new SignerException(ErrorKind.InvalidRequest, "FILE_EXISTS",
+                $"'{path}' already exists; refusing to overwrite a key file (move it away first)");
+        }
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            {
+                stream.Write(content);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(temp);
+            throw new SignerException(ErrorKind.InvalidRequest, "WRITE_FAILED", $"cannot write '{path}': {e.Message}");
+        }
+    }
+}

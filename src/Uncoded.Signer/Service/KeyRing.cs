@@ -1,0 +1,45 @@
+using System.Collections.Frozen;
+using Uncoded.Signer.Backends;
+using Uncoded.Signer.Backends.SealedFile;
+
+namespace Uncoded.Signer.Service;
+
+/// <summary>The keys the signer serves, loaded once at start-up.</summary>
+internal sealed class KeyRing : IDisposable
+{
+    private readonly FrozenDictionary<string, LoadedKey> _keys;
+
+    public KeyRing(IEnumerable<LoadedKey> keys) => _keys = keys.ToFrozenDictionary(k => k.Id, StringComparer.Ordinal);
+
+    public static KeyRing Load(SignerSettings settings)
+    {
+        var loaded = new List<LoadedKey>();
+        try
+        {
+            foreach (var key in settings.Keys.Values)
+            {
+                loaded.Add(new LoadedKey(key.Id, key.ApiKey, SealedFileStore.LoadKey(key.SealedFilePath, key.Passphrase)));
+            }
+            return new KeyRing(loaded);
+        }
+        catch
+        {
+            loaded.ForEach(k => k.Key.Dispose());
+            throw;
+        }
+    }
+
+    public bool TryGet(string id, out LoadedKey key) => _keys.TryGetValue(id, out key!);
+
+    public IEnumerable<LoadedKey> All => _keys.Values;
+
+    public void Dispose()
+    {
+        foreach (var key in _keys.Values)
+        {
+            key.Key.Dispose();
+        }
+    }
+}
+
+internal sealed record LoadedKey(string Id, string ApiKey, ISigningKey Key);

@@ -1,0 +1,41 @@
+namespace Uncoded.Signer.Service;
+
+// Bound from the configuration section "Signer" with ErrorOnUnknownConfiguration = true, then
+// validated and frozen (SignerSettings). Defaults here are the documented defaults (README).
+
+internal sealed class SignerOptions
+{
+    public string SocketPath { get; set; } = "/run/uncoded/signer.sock";
+
+    public AllowedPeersOptions AllowedPeers { get; set; } = new();
+
+    public Dictionary<string, KeyOptions> Keys { get; set; } = new(StringComparer.Ordinal);
+}
+
+internal sealed class AllowedPeersOptions
+{
+    /// <summary>Peer uids allowed to connect. Both lists empty: only the signer's own uid.</summary>
+    public List<uint> Uids { get; set; } = [];
+
+    /// <summary>Peer primary gids (as SO_PEERCRED reports them) allowed to connect.</summary>
+    public List<uint> Gids { get; set; } = [];
+}
+
+internal sealed class KeyOptions
+{
+    /// <summary>The X-MBX-APIKEY value returned with each signature (public, not a secret).</summary>
+    public string ApiKey { get; set; } = "";
+
+    public SealedFileOptions? SealedFile { get; set; }
+}
+
+internal sealed class SealedFileOptions
+{
+    public string Path { get; set; } = "";
+
+    public string? PassphraseFile { get; set; }
+
+    public string? PassphraseEnv { get; set; }
+
+    public string? PassphraseCredential { get; set; }
+}

@@ -1,0 +1,87 @@
+using System.Collections.Frozen;
+using Microsoft.Extensions.Configuration;
+using Uncoded.Signer.Hardening;
+using Uncoded.Signer.Secrets;
+
+namespace Uncoded.Signer.Service;
+
+/// <summary>The validated, immutable configuration the signer runs with.</summary>
+internal sealed record SignerSettings(
+    string SocketPath,
+    FrozenSet<uint> AllowedUids,
+    FrozenSet<uint> AllowedGids,
+    FrozenDictionary<string, KeySettings> Keys)
+{
+    public static readonly string[] KnownRootSections = ["Signer", "Logging"];
+
+    public static SignerSettings From(IConfiguration configuration)
+    {
+        var problems = new List<string>();
+        foreach (var section in configuration.GetChildren())
+        {
+            if (!KnownRootSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                problems.Add($"unknown top-level setting '{section.Key}' (expected: {string.Join(", ", KnownRootSections)})");
+            }
+        }
+        SignerOptions options;
+        try
+        {
+            options = configuration.GetSection("Signer").Get<SignerOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new SignerOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", $"configuration: {e.Message}");
+        }
+        if (string.IsNullOrWhiteSpace(options.SocketPath) || !Path.IsPathRooted(options.SocketPath))
+        {
+            problems.Add("Signer:SocketPath must be an absolute path");
+        }
+        else if (System.Text.Encoding.UTF8.GetByteCount(options.SocketPath) > 107)
+        {
+            problems.Add("Signer:SocketPath is longer than a Unix socket path may be (107 bytes)");
+        }
+        if (options.Keys.Count == 0)
+        {
+            problems.Add("Signer:Keys is empty: configure at least one key");
+        }
+        var keys = new Dictionary<string, KeySettings>(StringComparer.Ordinal);
+        foreach (var (id, key) in options.Keys)
+        {
+            var where = $"Signer:Keys:{id}";
+            if (string.IsNullOrWhiteSpace(key.ApiKey))
+            {
+                problems.Add($"{where}:ApiKey is required");
+            }
+            if (key.SealedFile is null)
+            {
+                problems.Add($"{where} needs a backend: SealedFile");
+                continue;
+            }
+            var sealedFile = key.SealedFile;
+            if (string.IsNullOrWhiteSpace(sealedFile.Path))
+            {
+                problems.Add($"{where}:SealedFile:Path is required");
+            }
+            var source = new SecretSource(sealedFile.PassphraseFile, sealedFile.PassphraseEnv, sealedFile.PassphraseCredential);
+            if (source.Problem("passphrase") is not null)
+            {
+                problems.Add($"{where}:SealedFile needs exactly one of PassphraseFile, PassphraseEnv, PassphraseCredential");
+            }
+            keys[id] = new KeySettings(id, key.ApiKey, sealedFile.Path, source);
+        }
+        if (problems.Count > 0)
+        {
+            throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", "configuration: " + string.Join("; ", problems));
+        }
+        var uids = options.AllowedPeers.Uids.ToFrozenSet();
+        var gids = options.AllowedPeers.Gids.ToFrozenSet();
+        if (uids.Count == 0 && gids.Count == 0)
+        {
+            uids = new[] { Libc.getuid() }.ToFrozenSet();
+        }
+        return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal));
+    }
+}
+
+internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase);

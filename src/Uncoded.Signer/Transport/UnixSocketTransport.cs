@@ -1,0 +1,107 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Uncoded.Signer.Hardening;
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Transport;
+
+/// <summary>
+/// Kestrel on a Unix socket only: no TCP port, ever. The socket is born 0660 (umask set before
+/// bind, so there is no window), a stale socket is replaced, a live one stops start-up, and
+/// every connection's SO_PEERCRED is checked before the HTTP/2 handshake.
+/// </summary>
+internal static class UnixSocketTransport
+{
+    public const int MaxRequestBytes = 5 * 1024;
+
+    public static void Configure(KestrelServerOptions kestrel, SignerSettings settings, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("Uncoded.Signer.PeerGuard");
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxRequestBodySize = MaxRequestBytes;
+        kestrel.Limits.MaxRequestHeadersTotalSize = 8 * 1024;
+        kestrel.ListenUnixSocket(settings.SocketPath, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.Use(next => context => CheckPeer(context, next, settings, logger));
+        });
+    }
+
+    private static Task CheckPeer(ConnectionContext context, ConnectionDelegate next, SignerSettings settings, ILogger logger)
+    {
+        var socket = context.Features.Get<IConnectionSocketFeature>()?.Socket;
+        PeerCredentials? peer = null;
+        try
+        {
+            peer = socket is null ? null : PeerCredentials.Read(socket);
+        }
+        catch (SocketException e)
+        {
+            Log.PeerUnknown(logger, e.SocketErrorCode.ToString());
+        }
+        if (peer is null)
+        {
+            Log.PeerUnknown(logger, "no SO_PEERCRED");
+            context.Abort(new ConnectionAbortedException("peer credentials unavailable"));
+            return Task.CompletedTask;
+        }
+        if (!settings.AllowedUids.Contains(peer.Uid) && !settings.AllowedGids.Contains(peer.Gid))
+        {
+            Log.PeerRefused(logger, peer.Pid, peer.Uid, peer.Gid);
+            context.Abort(new ConnectionAbortedException("peer not allowed"));
+            return Task.CompletedTask;
+        }
+        context.Items[PeerCredentials.ItemKey] = peer;
+        return next(context);
+    }
+
+    /// <summary>Before binding: a live socket means another signer is running; a dead one is removed.</summary>
+    public static void PrepareSocketPath(string path, ILogger logger)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(directory))
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        }
+        var info = new FileInfo(path);
+        if (!info.Exists && info.LinkTarget is null)
+        {
+            return;
+        }
+        if (!Posix.IsSocket(path))
+        {
+            throw new SignerException(ErrorKind.Configuration, "SOCKET_PATH_IN_USE",
+                $"'{path}' exists and is not a socket; refusing to delete it");
+        }
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+            Log.StaleSocketRemoved(logger, path);
+            return;
+        }
+        throw new SignerException(ErrorKind.Configuration, "SOCKET_IN_USE",
+            $"another process is already listening on '{path}'; stop it first or choose another Signer:SocketPath");
+    }
+
+    /// <summary>Runs <paramref name="bind"/> with umask 0117, so the socket is created 0660 with no window.</summary>
+    public static async Task BindWithUmaskAsync(Func<Task> bind)
+    {
+        var previous = Libc.umask(0b001_001_111) /* 0117 */;
+        try
+        {
+            await bind().ConfigureAwait(false);
+        }
+        finally
+        {
+            Libc.umask(previous);
+        }
+    }
+}

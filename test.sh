@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test. Installs what the tests need when it is missing (as root), else says what to install.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
+command -v setpriv >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${need[*]}; install with: sudo apt-get install -y ${need[*]}" >&2
+    exit 2
+  fi
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Uncoded.sln -c Release -nologo -v q
+dotnet test Uncoded.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" "$@"

@@ -1,0 +1,35 @@
+namespace Uncoded.Signer.Tests.Support;
+
+/// <summary>A private temporary directory (0700 by default), deleted on dispose.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir(string prefix = "uncoded-test-")
+    {
+        // Short paths: Unix socket paths are limited to 107 bytes.
+        Path = Directory.CreateTempSubdirectory(prefix).FullName;
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    /// <summary>Writes a file with mode 0600 (or the given mode).</summary>
+    public string Write(string name, string content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
+    {
+        var path = File(name);
+        System.IO.File.WriteAllText(path, content);
+        System.IO.File.SetUnixFileMode(path, mode);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
