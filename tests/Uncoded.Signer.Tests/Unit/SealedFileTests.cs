@@ -1,0 +1,178 @@
+using System.Text;
+using Konscious.Security.Cryptography;
+using Uncoded.Signer.Backends;
+using Uncoded.Signer.Backends.SealedFile;
+using Uncoded.Signer.Service;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Unit;
+
+public sealed class SealedFileTests
+{
+    private static readonly byte[] Passphrase = Encoding.UTF8.GetBytes(TestKeys.Passphrase);
+
+    private static byte[] SealHmac(KdfParameters? kdf = null)
+    {
+        using var material = KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), "label-é", DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123));
+        return SealedFileFormat.Seal(material, Passphrase, kdf ?? TestKeys.FastKdf);
+    }
+
+    [Fact]
+    public void Open_RightPassphrase_RoundTripsSecretAndMetadata()
+    {
+        using var material = SealedFileFormat.Open(SealHmac(), Passphrase);
+        Assert.Equal(KeyAlgorithm.HmacSha256, material.Algorithm);
+        Assert.Equal("label-é", material.Label);
+        Assert.Equal(1_700_000_000_123, material.CreatedAt.ToUnixTimeMilliseconds());
+        Assert.Equal(TestKeys.BinanceExampleSecret, Encoding.ASCII.GetString(material.Secret.Span));
+    }
+
+    [Fact]
+    public void Open_DefaultRfc9106Costs_RoundTrips()
+    {
+        var file = SealHmac(KdfParameters.Default);
+        Assert.Equal(64u * 1024, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(10)));
+        Assert.Equal(3u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(14)));
+        Assert.Equal(4u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(18)));
+        using var material = SealedFileFormat.Open(file, Passphrase);
+        Assert.Equal(TestKeys.BinanceExampleSecret, Encoding.ASCII.GetString(material.Secret.Span));
+    }
+
+    [Fact]
+    public void Open_WrongPassphrase_SaysWrongPassphrase()
+    {
+        var e = Assert.Throws<SignerException>(() => SealedFileFormat.Open(SealHmac(), "Correct horse battery staple"u8));
+        Assert.Equal("WRONG_PASSPHRASE", e.Reason);
+        Assert.Equal(ErrorKind.Configuration, e.Kind);
+    }
+
+    [Fact]
+    public void Open_OneFlippedByteAnywhere_IsDetectedAndNeverYieldsKey()
+    {
+        var file = SealHmac();
+        var reasons = new HashSet<string>();
+        for (var i = 0; i < file.Length; i++)
+        {
+            var copy = (byte[])file.Clone();
+            copy[i] ^= 0x01;
+            var e = Assert.Throws<SignerException>(() => SealedFileFormat.Open(copy, Passphrase));
+            reasons.Add(e.Reason);
+            // Damage to the ciphertext or tag (after the header) is always reported as tampering,
+            // never as a wrong passphrase.
+            if (i >= SealedFileFormat.HeaderLength)
+            {
+                Assert.Equal("SEALED_FILE_TAMPERED", e.Reason);
+            }
+        }
+        Assert.Equal(["SEALED_FILE_TAMPERED"], reasons);
+    }
+
+    [Fact]
+    public void Open_TruncatedOrExtended_IsTampered()
+    {
+        var file = SealHmac();
+        Assert.Equal("SEALED_FILE_TAMPERED", Assert.Throws<SignerException>(() => SealedFileFormat.Open(file[..^1], Passphrase)).Reason);
+        Assert.Equal("SEALED_FILE_TAMPERED", Assert.Throws<SignerException>(() => SealedFileFormat.Open([.. file, 0], Passphrase)).Reason);
+        Assert.Equal("SEALED_FILE_TAMPERED", Assert.Throws<SignerException>(() => SealedFileFormat.Open([], Passphrase)).Reason);
+    }
+
+    [Fact]
+    public void Open_HugeKdfCostInCraftedHeader_RefusedBeforeDeriving()
+    {
+        var file = SealHmac();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(10), uint.MaxValue);
+        // Recompute the header digest, as an attacker would, so only the bounds check can stop it.
+        System.Security.Cryptography.SHA256.HashData(file.AsSpan(0, SealedFileFormat.DigestedLength), file.AsSpan(SealedFileFormat.DigestedLength, 32));
+        var e = Assert.Throws<SignerException>(() => SealedFileFormat.Open(file, Passphrase));
+        Assert.Contains("out of bounds", e.Message);
+    }
+
+    [Fact]
+    public void Load_FileReadableByGroupOrOthers_IsRefused()
+    {
+        using var dir = new TempDir();
+        var (path, _) = TestKeys.SealHmac(dir, "k.sealed");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var e = Assert.Throws<SignerException>(() => SealedFileStore.Load(path, Passphrase));
+        Assert.Equal("FILE_PERMISSIONS", e.Reason);
+        Assert.Contains("chmod 600", e.Message);
+    }
+
+    [Fact]
+    public void WriteNew_CreatesMode0600_AndNeverOverwrites()
+    {
+        using var dir = new TempDir();
+        var (path, _) = TestKeys.SealHmac(dir, "k.sealed");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        var before = File.ReadAllBytes(path);
+        var e = Assert.Throws<SignerException>(() => SealedFileStore.WriteNew(path, new byte[] { 1, 2, 3 }));
+        Assert.Equal("FILE_EXISTS", e.Reason);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Single(Directory.GetFiles(dir.Path, "*k.sealed*"), f => !f.EndsWith(".pass", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Errors_NeverContainPassphraseOrSecret()
+    {
+        var messages = new List<string>();
+        var file = SealHmac();
+        void Capture(Action action)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                messages.Add(e.ToString());
+            }
+        }
+        Capture(() => SealedFileFormat.Open(file, "wrong passphrase correct horse"u8));
+        var tampered = (byte[])file.Clone();
+        tampered[^3] ^= 0xFF;
+        Capture(() => SealedFileFormat.Open(tampered, Passphrase));
+        using var material = SealedFileFormat.Open(file, Passphrase);
+        messages.Add(material.ToString());
+        messages.Add(material.Secret.ToString());
+        Assert.Equal(4, messages.Count);
+        foreach (var message in messages)
+        {
+            Assert.DoesNotContain(TestKeys.Passphrase, message, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(TestKeys.BinanceExampleSecret[..12], message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Argon2id_Rfc9106TestVector_MatchesLibraryOutput()
+    {
+        // RFC 9106 §5.3: the library we derive keys with computes standard Argon2id.
+        using var argon = new Argon2id(Enumerable.Repeat((byte)0x01, 32).ToArray())
+        {
+            Salt = Enumerable.Repeat((byte)0x02, 16).ToArray(),
+            KnownSecret = Enumerable.Repeat((byte)0x03, 8).ToArray(),
+            AssociatedData = Enumerable.Repeat((byte)0x04, 12).ToArray(),
+            MemorySize = 32,
+            Iterations = 3,
+            DegreeOfParallelism = 4,
+        };
+        Assert.Equal("0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659", Convert.ToHexStringLower(argon.GetBytes(32)));
+    }
+
+    [Fact]
+    public async Task ReferenceReader_Python_DecryptsWhatTheSignerSealed()
+    {
+        using var dir = new TempDir();
+        var (path, passphrasePath) = TestKeys.SealHmac(dir, "k.sealed");
+        var result = await Run.ProcessAsync("/usr/bin/python3", [Path.Combine(Repo.Root, "tools", "unseal_reference.py"), path, passphrasePath]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var json = System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Equal("HMAC_SHA256", json.GetProperty("type").GetString());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret))),
+            json.GetProperty("secret_sha256").GetString());
+
+        var wrong = dir.Write("wrong.pass", "nope\n");
+        var refused = await Run.ProcessAsync("/usr/bin/python3", [Path.Combine(Repo.Root, "tools", "unseal_reference.py"), path, wrong]);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("wrong passphrase", refused.Stderr);
+    }
+}
