@@ -117,6 +117,7 @@ internal static class SoftwareKeys
         }
     }
 
+    /// <summary>SubjectPublicKeyInfo PEM with LF line ends, byte-identical to `openssl pkey -pubout`.</summary>
     public static string PublicPem(Key key) =>
-        System.Text.Encoding.ASCII.GetString(key.Export(KeyBlobFormat.PkixPublicKeyText));
+        SignatureEncoding.ToPemBlock("PUBLIC KEY", key.Export(KeyBlobFormat.PkixPublicKey));
 }
