@@ -15,12 +15,15 @@ namespace Uncoded.Signer.Transport;
 internal static class UnixSocketTransport
 {
     public const int MaxRequestBytes = 5 * 1024;
+    public const int MaxBodyBytes = 16 * 1024;
 
     public static void Configure(KestrelServerOptions kestrel, SignerSettings settings, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("Uncoded.Signer.PeerGuard");
         kestrel.AddServerHeader = false;
-        kestrel.Limits.MaxRequestBodySize = MaxRequestBytes;
+        // gRPC refuses messages over MaxRequestBytes with RESOURCE_EXHAUSTED; Kestrel's body
+        // limit is the backstop that resets anything larger without buffering it.
+        kestrel.Limits.MaxRequestBodySize = MaxBodyBytes;
         kestrel.Limits.MaxRequestHeadersTotalSize = 8 * 1024;
         kestrel.ListenUnixSocket(settings.SocketPath, listen =>
         {

@@ -1,0 +1,241 @@
+using System.Text;
+using Grpc.Core;
+using Uncoded.Client;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Functional;
+
+/// <summary>The real <c>serve</c> process on a real Unix socket: transport, peer checks, bad input.</summary>
+public sealed class SocketTests
+{
+    private static async Task<(TempDir Dir, SignerProcess Signer)> StartAsync(object? allowedPeers = null, Action<TempDir>? prepare = null)
+    {
+        var dir = new TempDir();
+        prepare?.Invoke(dir);
+        var key = TestKeys.SealHmac(dir, "hmac.sealed");
+        var signer = await SignerProcess.StartAsync(dir, TestKeys.Config(dir.File("s.sock"),
+            new Dictionary<string, (string, string)> { ["main"] = key }, allowedPeers));
+        return (dir, signer);
+    }
+
+    private static async Task<(string Signature, string ApiKey, string Algorithm)> SignExampleAsync(SignerProcess signer)
+    {
+        using var client = signer.Client();
+        var response = await client.SignAsync("main", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload));
+        return (response.Signature, response.ApiKey, response.Algorithm);
+    }
+
+    [Fact]
+    public async Task Sign_AllowedPeer_ReturnsBinanceExampleSignatureAndApiKey()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            var response = await SignExampleAsync(signer);
+            Assert.Equal(TestKeys.BinanceExampleSignature, response.Signature);
+            Assert.Equal("api-key-main", response.ApiKey);
+            Assert.Equal("HMAC_SHA256", response.Algorithm);
+        }
+    }
+
+    [Fact]
+    public async Task Socket_CreatedWithMode0660()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite,
+                File.GetUnixFileMode(signer.SocketPath));
+        }
+    }
+
+    [Fact]
+    public async Task Serve_OpensNoTcpOrUdpSocket()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            await SignExampleAsync(signer);
+            var inodes = Directory.GetFiles($"/proc/{signer.Pid}/fd")
+                .Select(fd => new FileInfo(fd).LinkTarget)
+                .Where(t => t is not null && t.StartsWith("socket:[", StringComparison.Ordinal))
+                .Select(t => t![8..^1])
+                .ToHashSet();
+            Assert.NotEmpty(inodes);
+            foreach (var table in new[] { "tcp", "tcp6", "udp", "udp6" })
+            {
+                var lines = File.ReadAllLines($"/proc/{signer.Pid}/net/{table}").Skip(1);
+                var inet = lines.Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[9]);
+                Assert.DoesNotContain(inet, inodes.Contains);
+            }
+            var unix = File.ReadAllLines($"/proc/{signer.Pid}/net/unix").Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => inodes.Contains(f[6]));
+            Assert.NotEmpty(unix);
+        }
+    }
+
+    [Fact]
+    public async Task Restart_AfterKill9_ReplacesStaleSocket()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        {
+            signer.Kill();
+            Assert.True(File.Exists(signer.SocketPath), "SIGKILL leaves the socket file behind");
+            await using var second = await SignerProcess.StartWithConfigAsync(signer.ConfigPath, signer.SocketPath);
+            Assert.Contains("Removed stale socket", second.Log);
+            Assert.Equal(TestKeys.BinanceExampleSignature, (await SignExampleAsync(second)).Signature);
+            await signer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task SecondInstance_OnLiveSocket_RefusesToStartAndFirstKeepsServing()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            await using var second = await SignerProcess.StartWithConfigAsync(signer.ConfigPath, signer.SocketPath, waitUntilListening: false);
+            var exit = await second.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(3, exit);
+            Assert.Contains("already listening", second.Log);
+            Assert.Equal(TestKeys.BinanceExampleSignature, (await SignExampleAsync(signer)).Signature);
+        }
+    }
+
+    [Fact]
+    public async Task PeerUidNotAllowed_IsRefusedAndLogged_AllowedPeerStillServed()
+    {
+        // The refused client runs as nobody (uid 65534) with supplementary group 0 so that the
+        // socket's 0660 mode lets it connect: only the SO_PEERCRED allowlist can stop it.
+        var (dir, signer) = await StartAsync(prepare: d => File.SetUnixFileMode(d.Path, (UnixFileMode)0b111_101_101));
+        using (dir)
+        await using (signer)
+        {
+            using var clientDir = new TempDir("uncoded-client-");
+            File.SetUnixFileMode(clientDir.Path, (UnixFileMode)0b111_101_101);
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(Repo.ClientDll)!))
+            {
+                File.Copy(file, Path.Combine(clientDir.Path, Path.GetFileName(file)));
+            }
+            var result = await Run.ProcessAsync("setpriv",
+                ["--reuid=65534", "--regid=65534", "--groups=0", "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
+                    "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", TestKeys.BinanceExamplePayload],
+                env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
+            Assert.Equal(5, result.ExitCode);
+            Assert.Contains("Unavailable", result.Stderr);
+            Assert.DoesNotContain(TestKeys.BinanceExampleSignature, result.Stdout);
+            Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=65534", signer.Log);
+
+            // Without group 0 the socket's mode alone stops the same user.
+            var noGroup = await Run.ProcessAsync("setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
+                    "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", TestKeys.BinanceExamplePayload],
+                env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
+            Assert.Equal(5, noGroup.ExitCode);
+
+            Assert.Equal(TestKeys.BinanceExampleSignature, (await SignExampleAsync(signer)).Signature);
+        }
+    }
+
+    public static TheoryData<string, string, string, byte[], StatusCode, string> BadRequests => new()
+    {
+        { "main", "POST", "/api/v3/order", [], StatusCode.InvalidArgument, "EMPTY_PAYLOAD" },
+        { "main", "POST", "/api/v3/order", Encoding.ASCII.GetBytes("a=" + new string('1', 4095)), StatusCode.InvalidArgument, "PAYLOAD_TOO_LARGE" },
+        { "main", "POST", "/api/v3/order", [(byte)'a', (byte)'=', 0xFF, 0xFE], StatusCode.InvalidArgument, "NON_ASCII_PAYLOAD" },
+        { "main", "POST", "/api/v3/order", Encoding.UTF8.GetBytes("symbol=１２３"), StatusCode.InvalidArgument, "NON_ASCII_PAYLOAD" },
+        { "main", "POST", "/api/v3/order", Encoding.ASCII.GetBytes("a=1 b=2"), StatusCode.InvalidArgument, "NON_ASCII_PAYLOAD" },
+        { "nope", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), StatusCode.NotFound, "UNKNOWN_KEY" },
+        { "main", "PATCH", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), StatusCode.InvalidArgument, "BAD_METHOD" },
+        { "main", "POST", "api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), StatusCode.InvalidArgument, "BAD_PATH" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Sign_BadInput_ClearStatusAndServerStaysUp(string keyId, string method, string path, byte[] payload, StatusCode code, string reason)
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            using var client = signer.Client();
+            var e = await Assert.ThrowsAsync<SignerRefusedException>(() => client.SignAsync(keyId, method, path, payload));
+            Assert.Equal(code, e.Code);
+            Assert.Equal(reason, e.Reason);
+            Assert.False(signer.HasExited);
+            Assert.Equal(TestKeys.BinanceExampleSignature, (await SignExampleAsync(signer)).Signature);
+        }
+    }
+
+    [Fact]
+    public async Task Sign_MessageOverTransportLimit_RefusedAndServerStaysUp()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            using var client = signer.Client();
+            // Over gRPC's 5 KiB message limit: refused before the payload is looked at.
+            var e = await Assert.ThrowsAsync<SignerRefusedException>(() =>
+                client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 8 * 1024).ToArray()));
+            Assert.Equal(StatusCode.ResourceExhausted, e.Code);
+            // Over Kestrel's 16 KiB body limit: the stream is reset, nothing is signed.
+            var reset = await Assert.ThrowsAsync<SignerRefusedException>(() =>
+                client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 1024 * 1024).ToArray()));
+            Assert.NotEqual(StatusCode.OK, reset.Code);
+            Assert.False(signer.HasExited);
+            Assert.Equal(TestKeys.BinanceExampleSignature, (await SignExampleAsync(signer)).Signature);
+        }
+    }
+
+    [Fact]
+    public async Task Serve_WrongPassphrase_FailsStartWithClearMessageAndNoSecretInLog()
+    {
+        using var dir = new TempDir();
+        var (sealedPath, _) = TestKeys.SealHmac(dir, "k.sealed");
+        var wrong = dir.Write("wrong.pass", "Tr0ub4dor&3 wrong one");
+        await using var signer = await SignerProcess.StartAsync(dir, TestKeys.Config(dir.File("s.sock"),
+            new Dictionary<string, (string, string)> { ["main"] = (sealedPath, wrong) }), waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("wrong passphrase", signer.Log);
+        Assert.DoesNotContain("Tr0ub4dor", signer.Log);
+        Assert.DoesNotContain(TestKeys.Passphrase, signer.Log);
+        Assert.False(File.Exists(dir.File("s.sock")));
+    }
+
+    [Fact]
+    public async Task Serve_UnknownSetting_FailsStartNamingIt()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var config = dir.Write("signer.json", $$"""
+            { "Signer": { "SocketPath": "{{dir.File("s.sock")}}", "SocketMode": "0666",
+              "Keys": { "main": { "ApiKey": "a", "SealedFile": { "Path": "{{key.SealedPath}}", "PassphraseFile": "{{key.PassphrasePath}}" } } } } }
+            """);
+        await using var signer = await SignerProcess.StartWithConfigAsync(config, dir.File("s.sock"), waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("SocketMode", signer.Log);
+    }
+
+    [Fact]
+    public async Task Serve_EnvironmentOverride_ChangesSocketPath()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var configured = dir.File("configured.sock");
+        var overridden = dir.File("env.sock");
+        var config = dir.Write("signer.json", System.Text.Json.JsonSerializer.Serialize(new
+        {
+            Signer = TestKeys.Config(configured, new Dictionary<string, (string, string)> { ["main"] = key }),
+        }));
+        await using var signer = await SignerProcess.StartWithConfigAsync(config, overridden,
+            env: new Dictionary<string, string?> { ["UNCODED_Signer__SocketPath"] = overridden });
+        Assert.True(File.Exists(overridden));
+        Assert.False(File.Exists(configured));
+        Assert.Equal(TestKeys.BinanceExampleSignature, (await SignExampleAsync(signer)).Signature);
+    }
+}
