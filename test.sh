@@ -8,6 +8,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 command -v setpriv >/dev/null || need+=(util-linux)
+/usr/bin/python3 -c "import argon2, cryptography" 2>/dev/null || need+=(python3 python3-argon2 python3-cryptography)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${need[*]}"
