@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Uncoded.Signer.Backends;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Bench;
+
+internal sealed class Row(string name)
+{
+    public string Name { get; } = name;
+    public double InProcessMicros { get; set; }
+    public double? RawPkcs11Micros { get; set; }
+    public double P50Micros { get; set; }
+    public double P99Micros { get; set; }
+    public double ThroughputPerSecond { get; set; }
+    public double? RssMiB { get; set; }
+
+    private static string F(double value, string format = "0.0") => value.ToString(format, CultureInfo.InvariantCulture);
+
+    public static string Table(IEnumerable<Row> rows)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| key | in-process sign (µs, floor) | raw PKCS#11 call (µs) | Sign RPC p50 (µs) | Sign RPC p99 (µs) | Sign RPC, 8 callers (signs/s) | signer RSS after 100k signs (MiB) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            sb.AppendLine($"| {r.Name} | {F(r.InProcessMicros)} | {(r.RawPkcs11Micros is { } raw ? F(raw) : "–")} | {F(r.P50Micros, "0")} | {F(r.P99Micros, "0")} | {F(r.ThroughputPerSecond, "0")} | {(r.RssMiB is { } rss ? F(rss) : "–")} |");
+        }
+        return sb.ToString();
+    }
+}
+
+internal static class Measure
+{
+    public static async Task<double> InProcessAsync(ISigningKey key, int iterations)
+    {
+        var payload = Encoding.ASCII.GetBytes(Payloads.Next());
+        for (var i = 0; i < Math.Min(200, iterations); i++)
+        {
+            await key.SignAsync(payload, default);
+        }
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < iterations; i++)
+        {
+            await key.SignAsync(payload, default);
+        }
+        return sw.Elapsed.TotalMicroseconds / iterations;
+    }
+
+    public static async Task RpcAsync(Row row, TempDir dir, (string SealedPath, string PassphrasePath) key, bool quick, bool measureMemory)
+    {
+        var socket = dir.File($"s{Guid.NewGuid().ToString("N")[..6]}.sock");
+        await using var signer = await SignerProcess.StartAsync(dir, TestKeys.Config(socket,
+            new Dictionary<string, (string, string)> { ["bench"] = key }));
+        using var client = signer.Client();
+
+        // Sequential latency.
+        var sequential = quick ? 300 : 3000;
+        var samples = new double[sequential];
+        for (var i = 0; i < 200; i++)
+        {
+            await client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
+        }
+        for (var i = 0; i < sequential; i++)
+        {
+            var payload = Encoding.ASCII.GetBytes(Payloads.Next());
+            var start = Stopwatch.GetTimestamp();
+            await client.SignAsync("bench", "POST", "/api/v3/order", payload);
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        Array.Sort(samples);
+        row.P50Micros = samples[samples.Length / 2];
+        row.P99Micros = samples[(int)(samples.Length * 0.99)];
+
+        // Throughput with 8 concurrent callers, bounded in count and time.
+        var total = quick ? 4000 : 40_000;
+        row.ThroughputPerSecond = await ConcurrentAsync(client, total, TimeSpan.FromSeconds(30));
+
+        if (measureMemory)
+        {
+            var done = 200 + sequential + total;
+            await ConcurrentAsync(client, Math.Max(0, 100_000 - done), TimeSpan.FromSeconds(120));
+            row.RssMiB = ReadRssMiB(signer.Pid);
+        }
+    }
+
+    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit)
+    {
+        var remaining = total;
+        using var cts = new CancellationTokenSource(limit);
+        var sw = Stopwatch.StartNew();
+        var done = 0;
+        var callers = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0 && !cts.IsCancellationRequested)
+            {
+                await client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
+                Interlocked.Increment(ref done);
+            }
+        });
+        await Task.WhenAll(callers);
+        return done / sw.Elapsed.TotalSeconds;
+    }
+
+    private static double ReadRssMiB(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        var kib = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        return kib / 1024.0;
+    }
+}
+
+/// <summary>Fresh, realistic new-order payloads (a new timestamp and client order id each time).</summary>
+internal static class Payloads
+{
+    private static long _counter;
+
+    public static string Next()
+    {
+        var n = Interlocked.Increment(ref _counter);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return $"symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=50000.00&newClientOrderId=bench-{n}&recvWindow=5000&timestamp={now}";
+    }
+}

@@ -1,0 +1,33 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Uncoded.Bench;
+using Uncoded.Signer.Backends;
+using Uncoded.Signer.Tests.Support;
+
+// One process run measures every row, so ratios are comparable on a noisy machine.
+// Usage: dotnet run -c Release --project bench/Uncoded.Bench [-- --quick]
+var quick = args.Contains("--quick");
+var rows = new List<Row>();
+using var dir = new TempDir("uncoded-bench-");
+
+foreach (var (name, type) in new[] { ("sealed HMAC", "hmac"), ("sealed Ed25519", "ed25519"), ("sealed RSA-2048", "rsa2048") })
+{
+    var keyFiles = type == "hmac" ? TestKeys.SealHmac(dir, type + ".sealed") : TestKeys.SealGenerated(dir, type + ".sealed", type);
+    var row = new Row(name);
+    using (var key = Uncoded.Signer.Backends.SealedFile.SealedFileStore.LoadKey(keyFiles.SealedPath,
+        new Uncoded.Signer.Secrets.SecretSource(File: keyFiles.PassphrasePath)))
+    {
+        row.InProcessMicros = await Measure.InProcessAsync(key, type == "rsa2048" ? 500 : 5000);
+    }
+    await Measure.RpcAsync(row, dir, keyFiles, quick, measureMemory: type == "ed25519" && !quick);
+    rows.Add(row);
+    Console.Error.WriteLine($"measured {name}");
+}
+
+var table = Row.Table(rows);
+Console.WriteLine(table);
+var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
+File.WriteAllText(Path.Combine(Repo.Root, "bench", "results.md"),
+    $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores ({cpu}), .NET {Environment.Version}.\n\n{table}\n");
+return 0;
