@@ -353,7 +353,7 @@ internal static class Endpoints
                 .Select(b => new { asset = b.Key, free = Wire.Dec(b.Value.Free), locked = Wire.Dec(b.Value.Locked) })
                 .ToList(),
             permissions = new[] { "SPOT" },
-            uid = (long)(uint)c.Account.GetHashCode(StringComparison.Ordinal),
+            uid = BitConverter.ToUInt32(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(c.Account))),
         };
     }
 
