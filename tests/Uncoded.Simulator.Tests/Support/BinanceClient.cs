@@ -91,6 +91,8 @@ internal sealed class BinanceClient : IDisposable
             : await SendAsync(method, $"{path}?{query}", $"{body}&signature={signature}", key.ApiKey);
     }
 
+    public Task<Answer> OrderAsync(string query) => SignedAsync(HttpMethod.Post, "/api/v3/order", query);
+
     public async Task<Answer> SendAsync(HttpMethod method, string pathAndQuery, string? formBody, string? apiKey, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(method, pathAndQuery);

@@ -33,6 +33,10 @@ internal static class TestKeys
         });
     }
 
+    /// <summary>Signs for an HMAC key a scenario already registers (e.g. a shipped scenario's).</summary>
+    public static TestKey ForScenarioKey(ApiKeySpec spec) =>
+        Hmac(spec.Account, [.. spec.Permissions], [.. spec.IpAllowlist], spec.Secret, spec.ApiKey) with { Spec = spec };
+
     /// <summary>An Ed25519 key made by <c>openssl genpkey</c>; signatures by <c>openssl pkeyutl -sign -rawin</c>.</summary>
     public static async Task<TestKey> Ed25519Async(TempDir dir, string account = "trader", string[]? permissions = null, string[]? ipAllowlist = null)
     {
