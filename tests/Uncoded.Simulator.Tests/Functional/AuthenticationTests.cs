@@ -275,4 +275,22 @@ public sealed class AuthenticationTests : IDisposable
         Assert.True(allowed.Status == 200, allowed.ToString());
         Assert.Equal(99_000m, sim.Exchange.Balances("trader")["USDT"].Free);
     }
+
+    [Fact]
+    public async Task Withdraw_PayloadWithReservedCharacters_SignedPercentEncodedAcceptedRawRejected()
+    {
+        var key = TestKeys.Hmac(permissions: ["reading", "withdrawals"]);
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
+        using var client = new BinanceClient(sim, key);
+        var query = BinanceClient.Query(("coin", "USDT"), ("address", "T+x/y="), ("amount", "1"), ("name", "１２３ wallet"),
+            ("timestamp", sim.Clock.UnixMs.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var raw = Uri.UnescapeDataString(query);
+
+        var encoded = await client.SendAsync(HttpMethod.Post, $"/sapi/v1/capital/withdraw/apply?{query}&signature={await key.Sign(query)}", null, key.ApiKey);
+        var signedRaw = await client.SendAsync(HttpMethod.Post, $"/sapi/v1/capital/withdraw/apply?{query}&signature={await key.Sign(raw)}", null, key.ApiKey);
+
+        Assert.Contains("name=%EF%BC%91%EF%BC%92%EF%BC%93%20wallet", query, StringComparison.Ordinal);
+        Assert.True(encoded.Status == 200, encoded.ToString());
+        Assert.Equal(-1022, signedRaw.Code);
+    }
 }
