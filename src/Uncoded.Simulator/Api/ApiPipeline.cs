@@ -10,7 +10,7 @@ namespace Uncoded.Simulator.Api;
 
 /// <summary>
 /// Every API request goes through here, in Binance's order: route → weight (429/418) → injected
-/// fault before execution → API key, IP, permission, signature, timestamp → parameters → order
+/// 503 → API key, IP, permission, signature, timestamp → parameters → injected delay → order
 /// count → handler → injected fault after execution → JSON answer with the usage headers.
 /// </summary>
 internal sealed class ApiPipeline(SimulatorHost host)
@@ -62,10 +62,6 @@ internal sealed class ApiPipeline(SimulatorHost host)
         }
 
         var fault = host.Faults.Take(method, path);
-        if (fault?.Kind == FaultKind.SlowResponse)
-        {
-            await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
-        }
         if (fault?.Kind == FaultKind.Unavailable503BeforeExecute)
         {
             await WriteAsync(http, 503, Error(-1008, "Server is currently overloaded with other requests. Please try again in a few minutes.")).ConfigureAwait(false);
@@ -81,6 +77,11 @@ internal sealed class ApiPipeline(SimulatorHost host)
                 throw parseError;
             }
             var context = Authorize(http, endpoint, parameters!, state);
+            if (fault?.Kind == FaultKind.SlowResponse)
+            {
+                // Between the gateway and the engine: a slow request can fall out of its recvWindow here.
+                await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+            }
             if (endpoint.PlacesOrder)
             {
                 var counts = state.Limiter.CountOrder(context.Account)

@@ -20,7 +20,7 @@ public enum FaultKind
     /// <summary>Answers HTTP 503 without executing anything.</summary>
     Unavailable503BeforeExecute,
 
-    /// <summary>Waits DelayMs before handling the request (which then executes normally).</summary>
+    /// <summary>Waits DelayMs after authentication, before execution; orders re-check recvWindow after the wait.</summary>
     SlowResponse,
 }
 

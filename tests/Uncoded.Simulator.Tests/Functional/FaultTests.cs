@@ -83,4 +83,19 @@ public sealed class FaultTests
         Assert.True(elapsed[1] >= TimeSpan.FromMilliseconds(350), $"second took {elapsed[1]}");
         Assert.Equal(0, sim.Faults.Pending);
     }
+
+    [Fact]
+    public async Task NewOrder_DelayedPastRecvWindowBeforeEngine_Rejected1021AndNotExecuted()
+    {
+        var key = TestKeys.Hmac();
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
+        using var client = new BinanceClient(sim, key);
+        sim.Faults.Inject(new FaultSpec { Kind = FaultKind.SlowResponse, DelayMs = 1500, Path = "/api/v3/order" });
+
+        var answer = await client.OrderAsync(Order + "&recvWindow=1000");
+        var query = await QueryAsync(client);
+
+        Assert.Equal((-1021, "Timestamp for this request is outside of the recvWindow."), (answer.Code, answer.Msg));
+        Assert.Equal(-2013, query.Code);
+    }
 }
