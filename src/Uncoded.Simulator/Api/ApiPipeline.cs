@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Uncoded.Simulator.Auth;
 using Uncoded.Simulator.Faults;
 using Uncoded.Simulator.Hosting;
@@ -13,7 +14,7 @@ namespace Uncoded.Simulator.Api;
 /// 503 → API key, IP, permission, signature, timestamp → parameters → injected delay → order
 /// count → handler → injected fault after execution → JSON answer with the usage headers.
 /// </summary>
-internal sealed class ApiPipeline(SimulatorHost host)
+internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
 {
     private static readonly Dictionary<(string, string), Endpoint> Routes =
         Endpoints.All.ToDictionary(e => (e.Method, e.Path));
@@ -62,6 +63,10 @@ internal sealed class ApiPipeline(SimulatorHost host)
         }
 
         var fault = host.Faults.Take(method, path);
+        if (fault is not null)
+        {
+            Log.FaultInjected(logger, fault.Kind.ToString(), method, path);
+        }
         if (fault?.Kind == FaultKind.Unavailable503BeforeExecute)
         {
             await WriteAsync(http, 503, Error(-1008, "Server is currently overloaded with other requests. Please try again in a few minutes.")).ConfigureAwait(false);
@@ -96,6 +101,7 @@ internal sealed class ApiPipeline(SimulatorHost host)
         {
             status = e.HttpStatus;
             body = Error(e.Code, e.Message);
+            Log.Refused(logger, method, path, ip.ToString(), status, e.Code, e.Message);
         }
 
         switch (fault?.Kind)
@@ -113,6 +119,7 @@ internal sealed class ApiPipeline(SimulatorHost host)
                 await HangAsync(http).ConfigureAwait(false);
                 return;
         }
+        Log.Answered(logger, method, path, ip.ToString(), status);
         await WriteAsync(http, status, body).ConfigureAwait(false);
     }
 

@@ -111,9 +111,16 @@ internal sealed class ApiKey : IDisposable
             return false;
         }
         var bytes = raw.AsSpan(0, length);
-        return _rsa is not null
-            ? _rsa.VerifyData(payload, bytes, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : SignatureAlgorithm.Ed25519.Verify(_ed25519!, payload, bytes);
+        try
+        {
+            return _rsa is not null
+                ? _rsa.VerifyData(payload, bytes, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+                : SignatureAlgorithm.Ed25519.Verify(_ed25519!, payload, bytes);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
     }
 
     private static Permission ParsePermission(string name) => name switch

@@ -93,6 +93,41 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Equal(-1022, answer.Code);
     }
 
+    [Theory]
+    [MemberData(nameof(KeyTypes))]
+    public async Task Account_TruncatedSignature_Rejected1022(string type)
+    {
+        var key = await KeyAsync(type);
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
+        using var client = new BinanceClient(sim, key);
+
+        var answer = await client.SignedAsync(HttpMethod.Get, "/api/v3/account", "", tamperSignature: s => s[..^8]);
+
+        Assert.Equal((400, -1022), (answer.Status, answer.Code));
+    }
+
+    [Fact]
+    public async Task Account_RefusedSignature_LoggedWithoutSecretOrSignature()
+    {
+        var key = TestKeys.Hmac();
+        using var log = new CapturingLoggerProvider();
+        await using var sim = await Hosting.SimulatorHost.StartAsync(new Hosting.SimulatorOptions
+        {
+            Scenario = TestScenarios.Market(key),
+            LogLevel = Microsoft.Extensions.Logging.LogLevel.Debug,
+            LoggerProvider = log,
+        });
+        using var client = new BinanceClient(sim, key);
+        string? sent = null;
+
+        var answer = await client.SignedAsync(HttpMethod.Get, "/api/v3/account", "", tamperSignature: s => sent = (s[0] == 'a' ? 'b' : 'a') + s[1..]);
+
+        Assert.Equal(-1022, answer.Code);
+        Assert.Contains("Refused GET /api/v3/account from 127.0.0.1: HTTP 400 -1022", log.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(key.Spec.Secret!, log.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(sent!, log.Text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Order_ParametersSplitBetweenQueryAndBody_Accepted()
     {
