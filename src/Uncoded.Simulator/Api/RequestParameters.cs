@@ -13,6 +13,7 @@ namespace Uncoded.Simulator.Api;
 internal sealed class RequestParameters
 {
     private const string DecimalRange = "^([0-9]{1,20})(\\.[0-9]{1,20})?$";
+    private const decimal MaxAmount = 92233720368.54775807m;
     private readonly Dictionary<string, string> _values;
 
     private RequestParameters(Dictionary<string, string> values, string? signature, byte[] payload)
@@ -92,9 +93,17 @@ internal sealed class RequestParameters
         }
         var valid = value.Length <= 41 && value.All(c => char.IsAsciiDigit(c) || c == '.') && value.Count(c => c == '.') <= 1
             && value[0] != '.' && value[^1] != '.';
-        return valid && decimal.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d)
-            ? d
-            : throw BinanceError.Illegal(name, DecimalRange);
+        if (!valid || !decimal.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d))
+        {
+            throw BinanceError.Illegal(name, DecimalRange);
+        }
+        // Binance keeps amounts as 64-bit integers of 1e-8 units.
+        var dot = value.IndexOf('.', StringComparison.Ordinal);
+        if (dot >= 0 && value[(dot + 1)..].TrimEnd('0').Length > 8)
+        {
+            throw new BinanceError(-1111, $"Parameter '{name}' has too much precision.");
+        }
+        return d <= MaxAmount ? d : throw new BinanceError(-1108, $"Parameter '{name}' overflowed.");
     }
 
     public long? OptionalLong(string name) =>

@@ -83,6 +83,9 @@ public sealed class FilterTests
     [InlineData("symbol=NOPEUSDT&side=BUY&type=MARKET&quantity=1", -1121, "Invalid symbol.")]
     [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&newClientOrderId=has%20space", -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.")]
     [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&address=x", -1104, "Not all sent parameters were read; read '5' parameter(s) but was sent '6'.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.000000001", -1111, "Parameter 'quantity' has too much precision.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=100000000000", -1108, "Parameter 'quantity' overflowed.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1e3", -1100, "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")]
     [InlineData("symbol=BTCUSDT&symbol=ETHUSDT&side=BUY&type=MARKET&quantity=1", -1101, "Duplicate values for a parameter detected.")]
     public async Task NewOrder_MalformedParameters_RejectedWithBinanceCode(string order, int code, string message)
     {
