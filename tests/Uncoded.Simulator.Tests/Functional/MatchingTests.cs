@@ -194,4 +194,20 @@ public sealed class MatchingTests : IAsyncLifetime
         Assert.Equal("60002.00000000", price.Get("price"));
         Assert.Equal(JsonValueKind.String, ticker.Json.GetProperty("quoteVolume").ValueKind);
     }
+
+    [Theory]
+    [InlineData("ACK", false, false)]
+    [InlineData("RESULT", true, false)]
+    [InlineData("FULL", true, true)]
+    public async Task MarketBuy_NewOrderRespType_ShapesAnswer(string type, bool hasStatus, bool hasFills)
+    {
+        var answer = await _client.OrderAsync($"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1&newOrderRespType={type}&newClientOrderId=resp-{type}");
+
+        Assert.Equal(200, answer.Status);
+        Assert.Equal($"resp-{type}", answer.Get("clientOrderId"));
+        Assert.Equal(-1, answer.Json.GetProperty("orderListId").GetInt32());
+        Assert.Equal(hasStatus, answer.Json.TryGetProperty("status", out _));
+        Assert.Equal(hasFills, answer.Json.TryGetProperty("fills", out _));
+        Assert.Equal(10.1m, Free("trader", "BTC"));
+    }
 }
