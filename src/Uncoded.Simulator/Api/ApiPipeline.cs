@@ -89,8 +89,11 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
             }
             if (endpoint.PlacesOrder)
             {
-                var counts = state.Limiter.CountOrder(context.Account)
-                    ?? throw new BinanceError(-1015, $"Too many new orders; current limit is {state.Limiter.Spec.OrdersPer10Seconds} orders per 10 SECOND.", 429);
+                var counts = state.Limiter.CountOrder(context.Account);
+                if (counts.Exceeded is { } limit)
+                {
+                    throw new BinanceError(-1015, $"Too many new orders; current limit is {limit}.", 429);
+                }
                 http.Response.Headers["X-MBX-ORDER-COUNT-10S"] = counts.Count10S.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 http.Response.Headers["X-MBX-ORDER-COUNT-1D"] = counts.CountDay.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }

@@ -70,37 +70,22 @@ internal sealed class RateLimiter(RateLimitSpec spec, TimeProvider clock)
         }
     }
 
-    public int UsedWeight(IPAddress ip)
-    {
-        lock (_gate)
-        {
-            return Ip(ip, Now).Used;
-        }
-    }
-
-    /// <summary>Counts a new order for <paramref name="account"/>; null when a limit is exceeded (the order is refused).</summary>
-    public (int Count10S, int CountDay)? CountOrder(string account)
+    /// <summary>Counts a new order for <paramref name="account"/>; Exceeded names the limit that refuses it.</summary>
+    public (int Count10S, int CountDay, string? Exceeded) CountOrder(string account)
     {
         var now = Now;
         lock (_gate)
         {
             var state = OrderCounts(account, now);
-            if (state.Count10S >= spec.OrdersPer10Seconds || state.CountDay >= spec.OrdersPerDay)
+            var exceeded = state.Count10S >= spec.OrdersPer10Seconds ? $"{spec.OrdersPer10Seconds} orders per 10 SECOND"
+                : state.CountDay >= spec.OrdersPerDay ? $"{spec.OrdersPerDay} orders per 1 DAY"
+                : null;
+            if (exceeded is null)
             {
-                return null;
+                state.Count10S++;
+                state.CountDay++;
             }
-            state.Count10S++;
-            state.CountDay++;
-            return (state.Count10S, state.CountDay);
-        }
-    }
-
-    public (int Count10S, int CountDay) OrderCount(string account)
-    {
-        lock (_gate)
-        {
-            var state = OrderCounts(account, Now);
-            return (state.Count10S, state.CountDay);
+            return (state.Count10S, state.CountDay, exceeded);
         }
     }
 

@@ -119,17 +119,6 @@ public sealed class Exchange
         }
     }
 
-    internal IReadOnlyList<string> SymbolNames
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _symbols.Keys.ToList();
-            }
-        }
-    }
-
     internal bool HasSymbol(string symbol) => _symbols.ContainsKey(symbol);
 
     /// <summary>Runs <paramref name="read"/> on a symbol under the lock (market data snapshots).</summary>

@@ -30,6 +30,7 @@ public sealed class ControlApiTests
         Assert.True(System.Net.IPAddress.IsLoopback(System.Net.IPAddress.Parse(sim.ControlAddress.Host)));
 
         using var load = await control.PostAsync("/control/scenario?name=pump-and-dump", null);
+        var loadedName = sim.Scenario.Name;
         var balances = await control.GetFromJsonAsync<JsonElement>("/control/balances?account=victim");
         var before = (await client.PublicAsync("/api/v3/time")).Json.GetProperty("serverTime").GetInt64();
         using var clock = await control.PostAsJsonAsync("/control/clock", new { advanceMs = 3_600_000 });
@@ -38,15 +39,21 @@ public sealed class ControlApiTests
         var faulted = await client.PublicAsync("/api/v3/time");
         var recovered = await client.PublicAsync("/api/v3/time");
         using var bad = await control.PostAsJsonAsync("/control/clock", new { advanceMs = 1, offsetMs = 2 });
+        using var custom = await control.PostAsync("/control/scenario", new StringContent(TestScenarios.Market().ToJson()));
+        var customName = sim.Scenario.Name;
+        using var invalid = await control.PostAsync("/control/scenario", new StringContent("""{ "symbols": [{ "symbol": "X" }] }"""));
 
         Assert.Equal(200, (int)load.StatusCode);
-        Assert.Equal("pump-and-dump", sim.Scenario.Name);
+        Assert.Equal("pump-and-dump", loadedName);
         Assert.Equal("10000.00000000", balances.GetProperty("victim").GetProperty("USDT").GetProperty("free").GetString());
         Assert.InRange(after - before, 3_600_000, 3_600_000 + 10_000);
         Assert.Equal(200, (int)fault.StatusCode);
         Assert.Equal(503, faulted.Status);
         Assert.Equal(200, recovered.Status);
         Assert.Equal(400, (int)bad.StatusCode);
+        Assert.Equal((200, "test-market"), ((int)custom.StatusCode, customName));
+        Assert.Equal(400, (int)invalid.StatusCode);
+        Assert.Equal("test-market", sim.Scenario.Name);
     }
 
     [Fact]

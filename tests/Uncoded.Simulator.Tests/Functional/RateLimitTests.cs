@@ -68,7 +68,7 @@ public sealed class RateLimitTests
 
         Assert.Equal(("1", "1"), (first.Header("X-MBX-ORDER-COUNT-10S"), first.Header("X-MBX-ORDER-COUNT-1D")));
         Assert.Equal("2", second.Header("X-MBX-ORDER-COUNT-10S"));
-        Assert.Equal((429, -1015), (third.Status, third.Code));
+        Assert.Equal((429, -1015, "Too many new orders; current limit is 2 orders per 10 SECOND."), (third.Status, third.Code, third.Msg));
         Assert.Equal(200, nextWindow.Status);
         Assert.Equal(("1", "3"), (nextWindow.Header("X-MBX-ORDER-COUNT-10S"), nextWindow.Header("X-MBX-ORDER-COUNT-1D")));
     }
