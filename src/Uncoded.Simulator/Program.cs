@@ -1,0 +1,3 @@
+using Uncoded.Simulator.Hosting;
+
+return await SimulatorCli.RunAsync(args).ConfigureAwait(false);
