@@ -198,7 +198,7 @@ public sealed class Exchange
         {
             throw BinanceError.Rejected("Order would immediately match and take.");
         }
-        if (request.QuoteOrderQty is not null && book.Opposite(request.Side).Count == 0)
+        if (request.QuoteOrderQty is not null && opposite.Count == 0)
         {
             throw BinanceError.Rejected("Order book liquidity is less than symbol minimum quantity.");
         }
