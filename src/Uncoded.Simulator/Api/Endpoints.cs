@@ -89,8 +89,8 @@ internal static class Endpoints
                 filters = s.Spec.Filters.Select(f => f.ToWire()).ToList(),
                 permissions = Array.Empty<string>(),
                 permissionSets = new[] { new[] { "SPOT" } },
-                defaultSelfTradePreventionMode = "NONE",
-                allowedSelfTradePreventionModes = new[] { "NONE" },
+                defaultSelfTradePreventionMode = s.Spec.DefaultSelfTradePreventionMode,
+                allowedSelfTradePreventionModes = s.Spec.AllowedSelfTradePreventionModes,
             }).ToList(),
         };
     }
@@ -227,7 +227,7 @@ internal static class Endpoints
         response["type"] = o.Type.Name();
         response["side"] = o.Side.Name();
         response["workingTime"] = o.Time;
-        response["selfTradePreventionMode"] = "NONE";
+        response["selfTradePreventionMode"] = o.Stp.Name();
         if (responseType == ResponseType.Full)
         {
             response["fills"] = result.Fills.Select(f => new
@@ -279,7 +279,7 @@ internal static class Endpoints
         isWorking = true,
         workingTime = o.Time,
         origQuoteOrderQty = Wire.Dec(o.OrigQuoteOrderQty),
-        selfTradePreventionMode = "NONE",
+        selfTradePreventionMode = o.Stp.Name(),
     };
 
     private static object CancelOrder(EndpointContext c)
@@ -311,7 +311,7 @@ internal static class Endpoints
         timeInForce = o.Tif.Name(),
         type = o.Type.Name(),
         side = o.Side.Name(),
-        selfTradePreventionMode = "NONE",
+        selfTradePreventionMode = o.Stp.Name(),
     };
 
     private static object OpenOrders(EndpointContext c)

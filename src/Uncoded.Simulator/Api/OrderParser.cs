@@ -66,11 +66,10 @@ internal static class OrderParser
         var responseType = p.Optional("newOrderRespType") is { } r
             ? EnumWire.ParseResponseType(r) ?? throw BinanceError.Illegal("newOrderRespType", "ACK, RESULT, FULL")
             : type == OrderType.LimitMaker ? ResponseType.Ack : ResponseType.Full;
-        if (p.Optional("selfTradePreventionMode") is { } stp && stp != "NONE")
-        {
-            throw new BinanceError(-1130, "Data sent for parameter 'selfTradePreventionMode' is not valid.");
-        }
-        return (new NewOrder(symbol, side, type, tif, quantity, quote, price, ClientOrderId(p, "newClientOrderId")), responseType);
+        var stp = p.Optional("selfTradePreventionMode") is { } mode
+            ? EnumWire.ParseStp(mode) ?? throw new BinanceError(-1130, "Data sent for parameter 'selfTradePreventionMode' is not valid.")
+            : (StpMode?)null;
+        return (new NewOrder(symbol, side, type, tif, quantity, quote, price, ClientOrderId(p, "newClientOrderId"), stp), responseType);
     }
 
     /// <summary>The client's id if valid (else -1100), or a fresh one like Binance's (22 characters).</summary>

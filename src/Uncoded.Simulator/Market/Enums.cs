@@ -27,6 +27,18 @@ internal enum OrderStatus
     Filled,
     Canceled,
     Expired,
+
+    /// <summary>Expired by self-trade prevention.</summary>
+    ExpiredInMatch,
+}
+
+/// <summary>Self-trade prevention: what happens when an order would trade with the same account's order.</summary>
+internal enum StpMode
+{
+    None,
+    ExpireTaker,
+    ExpireMaker,
+    ExpireBoth,
 }
 
 internal enum ResponseType
@@ -61,7 +73,25 @@ internal static class EnumWire
         OrderStatus.PartiallyFilled => "PARTIALLY_FILLED",
         OrderStatus.Filled => "FILLED",
         OrderStatus.Canceled => "CANCELED",
-        _ => "EXPIRED",
+        OrderStatus.Expired => "EXPIRED",
+        _ => "EXPIRED_IN_MATCH",
+    };
+
+    public static string Name(this StpMode mode) => mode switch
+    {
+        StpMode.None => "NONE",
+        StpMode.ExpireTaker => "EXPIRE_TAKER",
+        StpMode.ExpireMaker => "EXPIRE_MAKER",
+        _ => "EXPIRE_BOTH",
+    };
+
+    public static StpMode? ParseStp(string value) => value switch
+    {
+        "NONE" => StpMode.None,
+        "EXPIRE_TAKER" => StpMode.ExpireTaker,
+        "EXPIRE_MAKER" => StpMode.ExpireMaker,
+        "EXPIRE_BOTH" => StpMode.ExpireBoth,
+        _ => null,
     };
 
     public static Side? ParseSide(string value) => value switch

@@ -38,15 +38,16 @@ internal sealed class SymbolState(SymbolSpec spec)
 /// <summary>A new order as parsed from the request.</summary>
 internal sealed record NewOrder(
     string Symbol, Side Side, OrderType Type, TimeInForce? Tif, decimal? Quantity, decimal? QuoteOrderQty, decimal? Price,
-    string ClientOrderId);
+    string ClientOrderId, StpMode? Stp);
 
 /// <summary>An order's state at one instant, safe to read outside the exchange lock.</summary>
 internal sealed record OrderView(
     string Symbol, long OrderId, string ClientOrderId, decimal Price, decimal OrigQty, decimal ExecutedQty, decimal CumQuote,
-    OrderStatus Status, TimeInForce Tif, OrderType Type, Side Side, long Time, long UpdateTime, decimal OrigQuoteOrderQty, bool IsOpen)
+    OrderStatus Status, TimeInForce Tif, OrderType Type, Side Side, long Time, long UpdateTime, decimal OrigQuoteOrderQty, bool IsOpen,
+    StpMode Stp)
 {
     public static OrderView Of(Order o) => new(o.Symbol, o.OrderId, o.ClientOrderId, o.Price, o.OrigQty, o.ExecutedQty, o.CumQuote,
-        o.Status, o.Tif, o.Type, o.Side, o.Time, o.UpdateTime, o.OrigQuoteOrderQty, o.IsOpen);
+        o.Status, o.Tif, o.Type, o.Side, o.Time, o.UpdateTime, o.OrigQuoteOrderQty, o.IsOpen, o.Stp);
 }
 
 internal sealed record PlaceResult(OrderView Order, IReadOnlyList<Fill> Fills);
@@ -160,6 +161,10 @@ public sealed class Exchange
         {
             throw BinanceError.Rejected(request.Type == OrderType.Market ? "Market orders are not supported for this symbol." : "Unsupported order combination");
         }
+        if (request.Stp is { } stp && !spec.AllowedSelfTradePreventionModes.Contains(stp.Name()))
+        {
+            throw new BinanceError(-1130, "Data sent for parameter 'selfTradePreventionMode' is not valid.");
+        }
         if (request.QuoteOrderQty is not null && !spec.QuoteOrderQtyMarketAllowed)
         {
             throw BinanceError.Rejected("Quote order qty market orders are not support for this symbol.");
@@ -184,12 +189,16 @@ public sealed class Exchange
         var spec = symbol.Spec;
         var book = symbol.Book;
         var limit = request.Type == OrderType.Market ? (decimal?)null : request.Price;
-        var (plan, exhausted) = Plan(book.Opposite(request.Side), request.Side, limit, request.Quantity, request.QuoteOrderQty, symbol.StepSize);
-        if (request.Type == OrderType.LimitMaker && plan.Count > 0)
+        var opposite = book.Opposite(request.Side);
+        var stp = request.Stp ?? EnumWire.ParseStp(spec.DefaultSelfTradePreventionMode)!.Value;
+        var (plan, exhausted, selfMakers, takerPrevented) =
+            Plan(opposite, request.Side, limit, request.Quantity, request.QuoteOrderQty, symbol.StepSize, account, stp);
+        var crosses = opposite.Count > 0 && (request.Side == Side.Buy ? opposite[0].Price <= request.Price : opposite[0].Price >= request.Price);
+        if (request.Type == OrderType.LimitMaker && crosses)
         {
             throw BinanceError.Rejected("Order would immediately match and take.");
         }
-        if (request.QuoteOrderQty is not null && book.Opposite(request.Side).Count == 0)
+        if (request.QuoteOrderQty is not null && opposite.Count == 0)
         {
             throw BinanceError.Rejected("Order book liquidity is less than symbol minimum quantity.");
         }
@@ -213,6 +222,7 @@ public sealed class Exchange
             Side = request.Side,
             Type = request.Type,
             Tif = request.Tif ?? TimeInForce.Gtc,
+            Stp = stp,
             Price = request.Price ?? 0,
             OrigQty = request.Quantity ?? 0,
             OrigQuoteOrderQty = request.QuoteOrderQty ?? 0,
@@ -233,13 +243,20 @@ public sealed class Exchange
             {
                 fills.Add(Trade(symbol, order, maker, qty, now));
             }
+            foreach (var maker in selfMakers)
+            {
+                book.Remove(maker);
+                Release(maker, maker.Reserved);
+                maker.Status = OrderStatus.ExpiredInMatch;
+                maker.UpdateTime = now;
+            }
         }
         if (request.QuoteOrderQty is not null)
         {
             order.OrigQty = order.ExecutedQty;
         }
 
-        var rests = order.Remaining > 0 && !fillOrKillFails
+        var rests = order.Remaining > 0 && !fillOrKillFails && !takerPrevented
             && (order.Type == OrderType.LimitMaker || (order.Type == OrderType.Limit && order.Tif == TimeInForce.Gtc));
         if (rests)
         {
@@ -253,40 +270,57 @@ public sealed class Exchange
         {
             Release(order, order.Reserved);
             var complete = order.ExecutedQty > 0 && (request.QuoteOrderQty is not null ? !exhausted : order.Remaining == 0);
-            order.Status = complete ? OrderStatus.Filled : OrderStatus.Expired;
+            order.Status = takerPrevented && !fillOrKillFails ? OrderStatus.ExpiredInMatch : complete ? OrderStatus.Filled : OrderStatus.Expired;
         }
         return new PlaceResult(OrderView.Of(order), fills);
     }
 
-    /// <summary>Which resting orders a taker would hit, and how much of each; nothing is changed.</summary>
-    private static (List<(Order Maker, decimal Qty)> Plan, bool Exhausted) Plan(
-        IReadOnlyList<Order> opposite, Side takerSide, decimal? limit, decimal? quantity, decimal? quoteQty, decimal step)
+    /// <summary>
+    /// Which resting orders a taker would hit, and how much of each; nothing is changed. Orders of
+    /// the taker's own account are handled by self-trade prevention: skipped and expired
+    /// (EXPIRE_MAKER, EXPIRE_BOTH) and/or the taker stops there (EXPIRE_TAKER, EXPIRE_BOTH).
+    /// </summary>
+    private static (List<(Order Maker, decimal Qty)> Plan, bool Exhausted, List<Order> SelfMakers, bool TakerPrevented) Plan(
+        IReadOnlyList<Order> opposite, Side takerSide, decimal? limit, decimal? quantity, decimal? quoteQty, decimal step, string account, StpMode stp)
     {
         var plan = new List<(Order, decimal)>();
+        var selfMakers = new List<Order>();
         var remainingQty = quantity ?? 0;
         var remainingQuote = quoteQty ?? 0;
         foreach (var maker in opposite)
         {
             if (limit is { } l && (takerSide == Side.Buy ? maker.Price > l : maker.Price < l))
             {
-                return (plan, false);
+                return (plan, false, selfMakers, false);
+            }
+            if (maker.Account == account && stp != StpMode.None)
+            {
+                if (stp != StpMode.ExpireTaker)
+                {
+                    selfMakers.Add(maker);
+                }
+                if (stp == StpMode.ExpireMaker)
+                {
+                    continue;
+                }
+                return (plan, false, selfMakers, true);
             }
             var take = quantity is not null
                 ? Math.Min(maker.Remaining, remainingQty)
                 : Math.Min(maker.Remaining, FloorToStep(remainingQuote / maker.Price, step));
             if (take <= 0)
             {
-                return (plan, false);
+                return (plan, false, selfMakers, false);
             }
             plan.Add((maker, take));
             remainingQty -= take;
             remainingQuote -= take * maker.Price;
             if ((quantity is not null && remainingQty == 0) || (quantity is null && take < maker.Remaining))
             {
-                return (plan, false);
+                return (plan, false, selfMakers, false);
             }
         }
-        return (plan, true);
+        return (plan, true, selfMakers, false);
     }
 
     private static decimal FloorToStep(decimal value, decimal step) =>

@@ -17,6 +17,8 @@ internal sealed class Order
 
     public TimeInForce Tif { get; init; } = TimeInForce.Gtc;
 
+    public StpMode Stp { get; init; }
+
     /// <summary>0 for MARKET orders, as Binance reports it.</summary>
     public decimal Price { get; init; }
 

@@ -124,6 +124,10 @@ public sealed record Scenario
             {
                 throw new ScenarioException($"symbol '{symbol.Symbol}' is empty or duplicated");
             }
+            if (symbol.AllowedSelfTradePreventionModes.Append(symbol.DefaultSelfTradePreventionMode).Any(m => EnumWire.ParseStp(m) is null))
+            {
+                throw new ScenarioException($"symbol '{symbol.Symbol}': self-trade prevention modes are NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH");
+            }
             if (symbol.LastPrice <= 0)
             {
                 throw new ScenarioException($"symbol '{symbol.Symbol}' needs a positive lastPrice");
@@ -222,6 +226,11 @@ public sealed record SymbolSpec
     public IReadOnlyList<string> OrderTypes { get; init; } = ["LIMIT", "LIMIT_MAKER", "MARKET"];
 
     public bool QuoteOrderQtyMarketAllowed { get; init; } = true;
+
+    /// <summary>Self-trade prevention applied when an order does not name one (Binance's usual default).</summary>
+    public string DefaultSelfTradePreventionMode { get; init; } = "EXPIRE_MAKER";
+
+    public IReadOnlyList<string> AllowedSelfTradePreventionModes { get; init; } = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"];
 
     /// <summary>Price of the last trade before the scenario starts.</summary>
     public decimal LastPrice { get; init; }

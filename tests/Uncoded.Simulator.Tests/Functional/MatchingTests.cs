@@ -210,4 +210,25 @@ public sealed class MatchingTests : IAsyncLifetime
         Assert.Equal(hasFills, answer.Json.TryGetProperty("fills", out _));
         Assert.Equal(10.1m, Free("trader", "BTC"));
     }
+
+    /// <summary>The trader's own ask at 60000.50 sits in front of the market maker's 60001.</summary>
+    [Theory]
+    [InlineData("", "FILLED", "EXPIRED_IN_MATCH", "60001.00000000")]
+    [InlineData("&selfTradePreventionMode=EXPIRE_MAKER", "FILLED", "EXPIRED_IN_MATCH", "60001.00000000")]
+    [InlineData("&selfTradePreventionMode=EXPIRE_TAKER", "EXPIRED_IN_MATCH", "NEW", null)]
+    [InlineData("&selfTradePreventionMode=EXPIRE_BOTH", "EXPIRED_IN_MATCH", "EXPIRED_IN_MATCH", null)]
+    [InlineData("&selfTradePreventionMode=NONE", "FILLED", "FILLED", "60000.50000000")]
+    public async Task MarketBuy_IntoOwnAsk_SelfTradePreventionMode(string mode, string takerStatus, string makerStatus, string? fillPrice)
+    {
+        var ask = await _client.OrderAsync("symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.1&price=60000.50&newClientOrderId=own-ask");
+
+        var buy = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1" + mode);
+        var maker = await _client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=own-ask");
+
+        Assert.Equal(("NEW", "EXPIRE_MAKER"), (ask.Get("status"), ask.Get("selfTradePreventionMode")));
+        Assert.Equal(takerStatus, buy.Get("status"));
+        Assert.Equal(makerStatus, maker.Get("status"));
+        Assert.Equal(fillPrice, Fills(buy).Select(f => f.Price).FirstOrDefault());
+        Assert.Equal(makerStatus == "NEW" ? 0.1m : 0m, Locked("trader", "BTC"));
+    }
 }
