@@ -240,6 +240,10 @@ internal sealed class Pkcs11Token : IDisposable
             {
                 continue; // a token that vanished while we looked, or one this module cannot read
             }
+            if (!info.TokenFlags.TokenInitialized)
+            {
+                continue; // e.g. SoftHSM's spare "free" slot
+            }
             var label = info.Label.TrimEnd(' ', '\0');
             var serial = info.SerialNumber.TrimEnd(' ', '\0');
             seen.Add($"'{label}' (serial {serial})");
