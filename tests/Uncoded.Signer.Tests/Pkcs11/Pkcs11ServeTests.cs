@@ -192,37 +192,47 @@ public sealed class Pkcs11ServeTests
     }
 
     [Fact]
-    public async Task TokenGone_AnswersUnavailableWithReasonAndStaysUp()
+    public async Task TokenGone_AnswersUnavailableWithReasonAndStaysUp_ResumesWhenBack()
     {
         using var hsm = await SoftHsm.CreateAsync();
         var pem = await hsm.KeygenAsync("ed25519", "binance");
+        await using var signer = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = hsm.KeyConfig("binance") });
+        await SignAsync(signer, "k");
+
+        // SoftHSM keeps each token in a directory under tokendir; moving it away is the closest
+        // SoftHSM gets to pulling a YubiKey out. Measured (SoftHSM 2.6.1): the next C_Sign fails
+        // with CKR_OBJECT_HANDLE_INVALID, then C_GetSlotList no longer lists the token.
         var tokenDir = Directory.GetDirectories(hsm.TokenDir).Single();
         var away = hsm.Dir.File("token-away");
-        await using (var signer = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = hsm.KeyConfig("binance") }))
+        Directory.Move(tokenDir, away);
+        for (var i = 0; i < 3; i++)
         {
-            await SignAsync(signer, "k");
-
-            // SoftHSM keeps each token in a directory under tokendir; moving it away is the closest
-            // SoftHSM gets to pulling a YubiKey out. Measured (SoftHSM 2.6.1): the next C_Sign fails
-            // with CKR_OBJECT_HANDLE_INVALID, then C_GetSlotList no longer lists the token.
-            Directory.Move(tokenDir, away);
-            for (var i = 0; i < 3; i++)
-            {
-                var refused = await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(signer, "k"));
-                Assert.Equal(StatusCode.Unavailable, refused.Code);
-                Assert.Equal("TOKEN_NOT_PRESENT", refused.Reason);
-                Assert.Contains("token 'uncoded-test' is not present", refused.Message, StringComparison.Ordinal);
-            }
-            Assert.False(signer.HasExited);
-            Assert.Contains("dropped its sessions", signer.Log, StringComparison.Ordinal);
+            var refused = await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(signer, "k"));
+            Assert.Equal(StatusCode.Unavailable, refused.Code);
+            Assert.Equal("TOKEN_NOT_PRESENT", refused.Reason);
+            Assert.Contains("token 'uncoded-test' is not present", refused.Message, StringComparison.Ordinal);
         }
+        Assert.False(signer.HasExited);
+        Assert.Contains("dropped its sessions", signer.Log, StringComparison.Ordinal);
 
-        // SoftHSM reads its token directories at C_Initialize only, so it cannot show the token
-        // coming back to a running process (a YubiKey's ykcs11 re-reads the readers). A restart does.
+        // SoftHSM lists tokens only at C_Initialize; the backend re-initialises the module (at
+        // most every 2 s) while the token is missing, so the token is found again once it is back.
         Directory.Move(away, tokenDir);
-        await using var restarted = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = hsm.KeyConfig("binance") });
-        var response = await SignAsync(restarted, "k");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        Signed? response = null;
+        while (response is null)
+        {
+            try
+            {
+                response = await SignAsync(signer, "k");
+            }
+            catch (SignerRefusedException e) when (e.Code == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500);
+            }
+        }
         await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem, Payload, response.Signature, ed25519: true);
+        Assert.Contains("back in slot", signer.Log, StringComparison.Ordinal);
     }
 
     private static int Count(string text, string what)

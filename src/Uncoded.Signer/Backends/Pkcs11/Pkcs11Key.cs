@@ -70,40 +70,49 @@ internal sealed class Pkcs11Key : ISigningKey
         var data = payload.ToArray();
         for (var attempt = 1; ; attempt++)
         {
-            var lease = await _token.RentAsync(cancellationToken).ConfigureAwait(false);
-            var healthy = true;
+            Pkcs11Lease lease;
             try
             {
-                var handle = HandleFor(lease);
-                using var mechanism = Pkcs11Module.Factories.MechanismFactory.Create(_mechanism);
-                return lease.Session.Sign(mechanism, handle, data);
+                lease = await _token.RentAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (SignerException e) when (e.Reason == "TOKEN_NOT_PRESENT" && attempt == 1 && _token.TryReinitializeModule())
+            {
+                continue; // the module was initialised again and may list the token now
+            }
+            SignerException? failure = null;
+            try
+            {
+                using (_token.Module.Use())
+                {
+                    var handle = HandleFor(lease);
+                    using var mechanism = Pkcs11Module.Factories.MechanismFactory.Create(_mechanism);
+                    return lease.Session.Sign(mechanism, handle, data);
+                }
             }
             catch (Pkcs11Exception e)
             {
-                var error = Pkcs11Errors.Map(e, $"signing with {_token.Settings.KeyDescription}");
-                if (error.Kind != ErrorKind.Unavailable)
-                {
-                    throw error;
-                }
-                healthy = false;
-                _token.Invalidate(lease.Epoch, error);
-                if (attempt >= 2)
-                {
-                    throw error;
-                }
+                failure = Pkcs11Errors.Map(e, $"signing with {_token.Settings.KeyDescription}");
+            }
+            catch (ObjectDisposedException)
+            {
+                failure = new SignerException(ErrorKind.Unavailable, "SESSION_LOST", "the PKCS#11 module was initialised again under this session");
             }
             catch (SignerException e) when (e.Kind == ErrorKind.Unavailable)
             {
-                healthy = false;
-                _token.Invalidate(lease.Epoch, e);
-                if (attempt >= 2)
-                {
-                    throw;
-                }
+                failure = e;
             }
             finally
             {
-                _token.Return(lease, healthy);
+                _token.Return(lease, healthy: failure is null || failure.Kind != ErrorKind.Unavailable);
+            }
+            if (failure.Kind != ErrorKind.Unavailable)
+            {
+                throw failure;
+            }
+            _token.Invalidate(lease.Epoch, failure);
+            if (attempt >= 2)
+            {
+                throw failure;
             }
         }
     }

@@ -19,19 +19,71 @@ internal sealed class Pkcs11Module : IDisposable
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, Pkcs11Module> Loaded = new(StringComparer.Ordinal);
     private static bool _resolverInstalled;
+    private static readonly TimeSpan ReinitializeInterval = TimeSpan.FromSeconds(2);
+    private readonly ReaderWriterLockSlim _use = new(LockRecursionPolicy.SupportsRecursion);
+    private IPkcs11Library _library;
+    private long _lastReinitialize = Environment.TickCount64;
     private int _references;
 
     private Pkcs11Module(string path, IPkcs11Library library)
     {
         Path = path;
-        Library = library;
+        _library = library;
     }
 
     public static Pkcs11InteropFactories Factories { get; } = new();
 
     public string Path { get; }
 
-    public IPkcs11Library Library { get; }
+    /// <summary>Use only inside <see cref="Use"/>: <see cref="TryReinitialize"/> replaces it.</summary>
+    public IPkcs11Library Library => _library;
+
+    /// <summary>Raised after <see cref="TryReinitialize"/>: every session and slot of the old instance is gone.</summary>
+    public event Action? Reinitialized;
+
+    /// <summary>Holds off re-initialisation while PKCS#11 calls are in flight (shared; re-entrant).</summary>
+    public Scope Use()
+    {
+        _use.EnterReadLock();
+        return new Scope(_use);
+    }
+
+    /// <summary>
+    /// C_Finalize + C_Initialize, at most every 2 s, once no call is in flight. Some modules
+    /// (SoftHSM, several HSM clients) list tokens only at C_Initialize, so a token that went away
+    /// and came back is only seen again by a fresh initialisation. Returns false when it did not run.
+    /// </summary>
+    public bool TryReinitialize()
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _lastReinitialize) < (long)ReinitializeInterval.TotalMilliseconds
+            || !_use.TryEnterWriteLock(TimeSpan.FromSeconds(5)))
+        {
+            return false;
+        }
+        try
+        {
+            if (Environment.TickCount64 - Interlocked.Read(ref _lastReinitialize) < (long)ReinitializeInterval.TotalMilliseconds)
+            {
+                return false;
+            }
+            Interlocked.Exchange(ref _lastReinitialize, Environment.TickCount64);
+            try
+            {
+                _library.Dispose();
+            }
+            catch (Pkcs11Exception)
+            {
+                // C_Finalize failing still leaves us free to initialise again
+            }
+            _library = Load(Path);
+        }
+        finally
+        {
+            _use.ExitWriteLock();
+        }
+        Reinitialized?.Invoke();
+        return true;
+    }
 
     /// <summary>Loads (or shares) the module at <paramref name="path"/>, initialised for multi-threaded use.</summary>
     public static Pkcs11Module Open(string path)
@@ -46,25 +98,28 @@ internal sealed class Pkcs11Module : IDisposable
                     throw new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_NOT_FOUND", $"PKCS#11 module '{fullPath}' does not exist");
                 }
                 InstallResolver();
-                IPkcs11Library library;
-                try
-                {
-                    library = Factories.Pkcs11LibraryFactory.LoadPkcs11Library(Factories, fullPath, AppType.MultiThreaded);
-                }
-                catch (Pkcs11Exception e)
-                {
-                    throw Pkcs11Errors.Map(e, $"initialising PKCS#11 module '{fullPath}'");
-                }
-                catch (Exception e) when (e is not SignerException)
-                {
-                    throw new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_LOAD_FAILED",
-                        $"PKCS#11 module '{fullPath}' could not be loaded ({e.GetType().Name}: {e.Message})", inner: e);
-                }
-                module = new Pkcs11Module(fullPath, library);
+                module = new Pkcs11Module(fullPath, Load(fullPath));
                 Loaded[fullPath] = module;
             }
             module._references++;
             return module;
+        }
+    }
+
+    private static IPkcs11Library Load(string path)
+    {
+        try
+        {
+            return Factories.Pkcs11LibraryFactory.LoadPkcs11Library(Factories, path, AppType.MultiThreaded);
+        }
+        catch (Pkcs11Exception e)
+        {
+            throw Pkcs11Errors.Map(e, $"initialising PKCS#11 module '{path}'");
+        }
+        catch (Exception e) when (e is not SignerException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_LOAD_FAILED",
+                $"PKCS#11 module '{path}' could not be loaded ({e.GetType().Name}: {e.Message})", inner: e);
         }
     }
 
@@ -77,7 +132,7 @@ internal sealed class Pkcs11Module : IDisposable
                 return;
             }
             Loaded.Remove(Path);
-            Library.Dispose();
+            _library.Dispose();
         }
     }
 
@@ -96,5 +151,10 @@ internal sealed class Pkcs11Module : IDisposable
                 ? handle
                 : IntPtr.Zero);
         _resolverInstalled = true;
+    }
+
+    public readonly struct Scope(ReaderWriterLockSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.ExitReadLock();
     }
 }

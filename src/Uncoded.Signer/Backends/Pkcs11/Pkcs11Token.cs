@@ -43,6 +43,7 @@ internal sealed class Pkcs11Token : IDisposable
         _readWrite = readWrite;
         _log = log;
         _permits = new SemaphoreSlim(settings.Sessions, settings.Sessions);
+        _module.Reinitialized += OnModuleReinitialized;
     }
 
     /// <summary>Opens the module and reads the PIN from its source; the PIN never becomes a string.</summary>
@@ -69,6 +70,24 @@ internal sealed class Pkcs11Token : IDisposable
     }
 
     public Pkcs11KeySettings Settings => _settings;
+
+    public Pkcs11Module Module => _module;
+
+    /// <summary>The token is not listed: ask the module to look again (rate-limited; see <see cref="Pkcs11Module.TryReinitialize"/>).</summary>
+    public bool TryReinitializeModule()
+    {
+        try
+        {
+            return _module.TryReinitialize();
+        }
+        catch (SignerException)
+        {
+            return false;
+        }
+    }
+
+    private void OnModuleReinitialized() =>
+        Invalidate(Epoch, new SignerException(ErrorKind.Unavailable, "MODULE_REINITIALIZED", "the PKCS#11 module was initialised again"));
 
     /// <summary>Rents a logged-in session; waits while all <see cref="Pkcs11KeySettings.Sessions"/> are busy.</summary>
     public async ValueTask<Pkcs11Lease> RentAsync(CancellationToken cancellationToken)
@@ -136,6 +155,8 @@ internal sealed class Pkcs11Token : IDisposable
 
     private Pkcs11Lease OpenLoggedIn()
     {
+        // Always Use() before _gate, never the other way round (see Pkcs11Module.TryReinitialize).
+        using var use = _module.Use();
         lock (_gate)
         {
             if (_pinRejected is not null)
@@ -257,15 +278,16 @@ internal sealed class Pkcs11Token : IDisposable
             $"{_settings.TokenDescription} is not present in '{_module.Path}' (tokens present: {(seen.Count == 0 ? "none" : string.Join(", ", seen))})");
     }
 
-    private static void CloseQuietly(ISession session)
+    private void CloseQuietly(ISession session)
     {
+        using var use = _module.Use();
         try
         {
             session.Dispose(); // C_CloseSession
         }
-        catch (Pkcs11Exception)
+        catch (Exception e) when (e is Pkcs11Exception or ObjectDisposedException)
         {
-            // already closed by the token or by C_CloseAllSessions
+            // already closed by the token, by C_CloseAllSessions or by a module re-initialisation
         }
     }
 
@@ -275,6 +297,7 @@ internal sealed class Pkcs11Token : IDisposable
         {
             return;
         }
+        _module.Reinitialized -= OnModuleReinitialized;
         while (_idle.TryTake(out var lease))
         {
             CloseQuietly(lease.Session);
