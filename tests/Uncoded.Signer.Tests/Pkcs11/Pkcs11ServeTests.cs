@@ -27,6 +27,7 @@ public sealed class Pkcs11ServeTests
     [Theory]
     [InlineData("ed25519")]
     [InlineData("rsa2048")]
+    [InlineData("rsa4096")]
     public async Task Keygen_InToken_PubkeyRepeatsPemAndServeSignaturesVerifyWithOpenssl(string type)
     {
         using var hsm = await SoftHsm.CreateAsync();
@@ -169,7 +170,13 @@ public sealed class Pkcs11ServeTests
         using var hsm = await SoftHsm.CreateAsync();
         var pem = await hsm.KeygenAsync("ed25519", "binance");
         var publicKey = PublicKey.Import(SignatureAlgorithm.Ed25519, Encoding.ASCII.GetBytes(pem), KeyBlobFormat.PkixPublicKeyText);
-        await using var signer = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = hsm.KeyConfig("binance", sessions: 4) });
+        // The PIN from an environment variable this time (the config names the variable, never the PIN).
+        await using var signer = await hsm.ServeAsync(
+            new Dictionary<string, object>
+            {
+                ["k"] = new { ApiKey = "a", Pkcs11 = new { Module = SoftHsm.Module, TokenLabel = hsm.Label, KeyLabel = "binance", PinEnv = "TOKEN_PIN", Sessions = 4 } },
+            },
+            new Dictionary<string, string?> { ["TOKEN_PIN"] = SoftHsm.UserPin });
 
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(caller => Task.Run(async () =>
         {
