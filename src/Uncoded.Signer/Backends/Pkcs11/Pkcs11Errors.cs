@@ -6,6 +6,12 @@ namespace Uncoded.Signer.Backends.Pkcs11;
 /// <summary>Turns PKCS#11 return values into the signer's error taxonomy, with a message a person can act on.</summary>
 internal static class Pkcs11Errors
 {
+    /// <summary>The token's CKF_USER_PIN_FINAL_TRY flag is set: one more wrong PIN locks it.</summary>
+    public static SignerException PinFinalTry(string doing) => new(ErrorKind.Configuration, "PIN_FINAL_TRY",
+        $"{doing}: the token has one PIN attempt left, so the signer will not try (a wrong PIN would lock it). " +
+        "Check the PIN, log in once by hand (pkcs11-tool --module M --login --test) to reset the counter, then restart (CKF_USER_PIN_FINAL_TRY)",
+        new Dictionary<string, string> { ["ckr"] = "CKF_USER_PIN_FINAL_TRY" });
+
     public static SignerException Map(Pkcs11Exception e, string doing) => Map(e.RV, doing, e);
 
     public static SignerException Map(CKR rv, string doing, Exception? inner = null)

@@ -177,7 +177,7 @@ internal sealed class Pkcs11Token : IDisposable
             }
             try
             {
-                LogIn(session);
+                LogIn(slot, session);
             }
             catch
             {
@@ -193,7 +193,7 @@ internal sealed class Pkcs11Token : IDisposable
         }
     }
 
-    private void LogIn(ISession session)
+    private void LogIn(ISlot slot, ISession session)
     {
         try
         {
@@ -208,6 +208,7 @@ internal sealed class Pkcs11Token : IDisposable
             _slot = null;
             throw Pkcs11Errors.Map(e, $"reading the session state of {_settings.TokenDescription}");
         }
+        RefuseRiskyLogin(slot);
         // Pkcs11Interop wants a byte[]: the copy lives only for the call and is zeroed after it.
         var pin = _pin.Span.ToArray();
         try
@@ -235,6 +236,31 @@ internal sealed class Pkcs11Token : IDisposable
         finally
         {
             CryptographicOperations.ZeroMemory(pin);
+        }
+    }
+
+    /// <summary>
+    /// A token that says the PIN is locked, or that one more wrong PIN locks it, gets no attempt
+    /// from us: a restart loop (systemd, compose) must not be what locks a YubiKey.
+    /// </summary>
+    private void RefuseRiskyLogin(ISlot slot)
+    {
+        ITokenFlags flags;
+        try
+        {
+            flags = slot.GetTokenInfo().TokenFlags;
+        }
+        catch (Pkcs11Exception e)
+        {
+            _slot = null;
+            throw Pkcs11Errors.Map(e, $"reading the token info of {_settings.TokenDescription}");
+        }
+        if (flags.UserPinLocked || flags.UserPinFinalTry)
+        {
+            var doing = $"logging in to {_settings.TokenDescription}";
+            _pinRejected = flags.UserPinLocked ? Pkcs11Errors.Map(CKR.CKR_PIN_LOCKED, doing) : Pkcs11Errors.PinFinalTry(doing);
+            Log.Pkcs11PinRejected(_log, _settings.TokenDescription, _pinRejected.Reason);
+            throw _pinRejected;
         }
     }
 
