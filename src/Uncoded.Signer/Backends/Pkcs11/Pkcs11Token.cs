@@ -133,6 +133,7 @@ internal sealed class Pkcs11Token : IDisposable
     /// </summary>
     public void Invalidate(int epoch, SignerException cause)
     {
+        bool hadSlot;
         lock (_gate)
         {
             if (_epoch != epoch)
@@ -140,6 +141,7 @@ internal sealed class Pkcs11Token : IDisposable
                 return;
             }
             _epoch++;
+            hadSlot = _slot is not null;
             _slot = null;
             _recovering = true;
         }
@@ -147,7 +149,11 @@ internal sealed class Pkcs11Token : IDisposable
         {
             CloseQuietly(lease.Session);
         }
-        Log.Pkcs11SessionsDropped(_log, _settings.TokenDescription, cause.Reason, cause.Message);
+        if (hadSlot)
+        {
+            // Once per outage, not once per attempt while the token stays away.
+            Log.Pkcs11SessionsDropped(_log, _settings.TokenDescription, cause.Reason, cause.Message);
+        }
     }
 
     /// <summary>The pool's current generation: a test (and a caller) can tell whether sessions were re-opened.</summary>
