@@ -47,7 +47,7 @@ internal sealed class Pkcs11CliOptions
             Sessions = 1,
         };
         var problems = new List<string>();
-        var settings = Pkcs11KeySettings.From(options, "pkcs11", problems, allowPrompt: true);
+        var settings = Pkcs11KeySettings.From(options, "the key", problems, allowPrompt: true);
         if (settings is null)
         {
             // The problems name the config keys; the options map one to one (TokenLabel = --token-label, ...).
