@@ -1,6 +1,5 @@
 using Net.Pkcs11Interop.Common;
 using Net.Pkcs11Interop.HighLevelAPI;
-using ISession = Net.Pkcs11Interop.HighLevelAPI.ISession;
 using Uncoded.Signer.Service;
 
 namespace Uncoded.Signer.Backends.Pkcs11;
@@ -40,9 +39,12 @@ internal sealed class Pkcs11Key : ISigningKey
             var healthy = false;
             try
             {
-                var found = Pkcs11Objects.FindSigningKey(lease.Session, settings);
-                healthy = true;
-                return new Pkcs11Key(token, found, lease.Epoch);
+                using (token.Module.Use())
+                {
+                    var found = Pkcs11Objects.FindSigningKey(lease.Session, settings);
+                    healthy = true;
+                    return new Pkcs11Key(token, found, lease.Epoch);
+                }
             }
             finally
             {
