@@ -20,6 +20,7 @@ internal static partial class InProcessSoftHsm
     private static async Task<SoftHsm> CreateAsync()
     {
         var hsm = await SoftHsm.CreateAsync("inproc");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => hsm.Dispose();
         await hsm.KeygenAsync("ed25519", "ed");
         await hsm.KeygenAsync("rsa2048", "rsa");
         var secretFile = hsm.Dir.Write("hmac.secret", Support.TestKeys.BinanceExampleSecret + "\n");

@@ -78,6 +78,28 @@ public sealed class Pkcs11InProcessTests
     }
 
     [Fact]
+    public async Task LoggedOutFromSecondHandle_NextSignLogsInAgainAndSucceeds()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "hmac"), NullLogger.Instance, default);
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+
+        // C_Logout on any session logs the whole application out; our pooled sessions stay open.
+        // Measured: SoftHSM then answers C_SignInit with CKR_OBJECT_HANDLE_INVALID (the private
+        // object is invisible to a public session), which the backend treats as a lost login.
+        using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
+        {
+            using var session = FindSlot(second, hsm.Label).OpenSession(SessionType.ReadOnly);
+            session.Logout();
+        }
+
+        var signature = await key.SignAsync(Payload, default);
+        Assert.Equal(TestKeys.BinanceExampleSignature, SignatureEncoding.ToWire(key.Algorithm, signature));
+        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+        Assert.Equal(1, Count(calls, ": C_Login\n"));
+    }
+
+    [Fact]
     public async Task PinChangedWhileRunning_ReloginFailsOnce_NeverPresentedAgain()
     {
         var hsm = await InProcessSoftHsm.GetAsync();
