@@ -14,7 +14,9 @@ internal sealed class SoftHsm : IDisposable
     public const string Module = "/usr/lib/softhsm/libsofthsm2.so";
 
     /// <summary>OpenSC's logging pass-through module: PKCS11SPY names the real module, PKCS11SPY_OUTPUT the log.</summary>
-    public const string SpyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
+    public static readonly string SpyModule = Directory.GetDirectories("/usr/lib", "*-linux-gnu*")
+        .Select(dir => Path.Combine(dir, "pkcs11-spy.so"))
+        .FirstOrDefault(File.Exists) ?? "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so (install opensc-pkcs11)";
 
     public const string UserPin = "123456";
     public const string SoPin = "12345678";
