@@ -26,4 +26,18 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Information, "Loaded key {KeyId} ({Algorithm}, {Backend})")]
     public static partial void KeyLoaded(ILogger logger, string keyId, string algorithm, string backend);
+
+    // 100-199: PKCS#11 backend.
+
+    [LoggerMessage(100, LogLevel.Warning, "PKCS#11 {Token}: dropped its sessions after {Reason} ({Detail}); the next signature re-opens a session and logs in again")]
+    public static partial void Pkcs11SessionsDropped(ILogger logger, string token, string reason, string detail);
+
+    [LoggerMessage(101, LogLevel.Information, "PKCS#11 {Token}: back in slot {SlotId}, session re-opened and logged in again")]
+    public static partial void Pkcs11Recovered(ILogger logger, string token, ulong slotId);
+
+    [LoggerMessage(102, LogLevel.Error, "PKCS#11 {Token}: PIN refused ({Reason}); it will not be presented again by this process")]
+    public static partial void Pkcs11PinRejected(ILogger logger, string token, string reason);
+
+    [LoggerMessage(103, LogLevel.Warning, "PKCS#11 key {KeyId}: the token marks it extractable (CKA_EXTRACTABLE=true); generate keys with `uncoded-signer keygen --pkcs11-module ...` so they cannot leave the token")]
+    public static partial void Pkcs11KeyExtractable(ILogger logger, string keyId);
 }

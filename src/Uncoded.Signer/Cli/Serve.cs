@@ -35,10 +35,10 @@ internal static class Serve
             .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var bootLog = bootLoggers.CreateLogger("Uncoded.Signer");
 
-        using var keys = KeyRing.Load(settings);
+        using var keys = KeyRing.Load(settings, bootLog);
         foreach (var key in keys.All)
         {
-            Log.KeyLoaded(bootLog, key.Id, Backends.SignatureEncoding.Name(key.Key.Algorithm), "sealed file");
+            Log.KeyLoaded(bootLog, key.Id, Backends.SignatureEncoding.Name(key.Key.Algorithm), settings.Keys[key.Id].BackendName);
         }
         UnixSocketTransport.PrepareSocketPath(settings.SocketPath, bootLog);
 

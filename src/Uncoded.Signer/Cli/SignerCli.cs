@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using Uncoded.Signer.Backends;
+using Uncoded.Signer.Backends.Pkcs11;
 using Uncoded.Signer.Backends.SealedFile;
 using Uncoded.Signer.Secrets;
 using Uncoded.Signer.Service;
@@ -21,6 +22,7 @@ internal static class SignerCli
         root.Subcommands.Add(KeygenCommand());
         root.Subcommands.Add(SealCommand());
         root.Subcommands.Add(PubkeyCommand());
+        root.Subcommands.Add(Pkcs11CliOptions.SealIntoTokenCommand(Guarded));
         return root.Parse(args).InvokeAsync();
     }
 
@@ -74,15 +76,29 @@ internal static class SignerCli
     {
         var type = new Option<string>("--type") { Description = "ed25519 (recommended by Binance), rsa2048 or rsa4096", Required = true };
         type.AcceptOnlyFromAmong(KeyFactory.GeneratedTypes);
-        var output = new Option<string>("--out") { Description = "sealed file to create (never overwritten)", Required = true };
+        var output = new Option<string>("--out") { Description = "sealed file to create (never overwritten)" };
         var label = new Option<string>("--label") { Description = "a label stored in the sealed metadata", DefaultValueFactory = _ => "uncoded" };
         var passphrase = new PassphraseOptions();
         var kdf = new KdfOptions();
-        var command = new Command("keygen", "Generate a new key straight into a sealed file and print its public key PEM for Binance.") { type, output, label };
+        var pkcs11 = new Pkcs11CliOptions();
+        var command = new Command("keygen", "Generate a new key straight into a sealed file (--out) or inside a PKCS#11 token (--pkcs11-module) and print its public key PEM for Binance.") { type, output, label };
         passphrase.AddTo(command);
         kdf.AddTo(command);
+        pkcs11.AddTo(command);
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(output) is null) == (result.GetValue(pkcs11.Module) is null))
+            {
+                result.AddError("give exactly one of --out (sealed file) or --pkcs11-module (key inside a token)");
+            }
+        });
         command.SetAction((parse, _) => Guarded(() =>
         {
+            if (pkcs11.IsGiven(parse))
+            {
+                Console.Out.Write(Pkcs11CliOptions.GenerateAndDescribe(pkcs11.Settings(parse), parse.GetValue(type)!));
+                return Task.FromResult(0);
+            }
             using var material = KeyFactory.Generate(parse.GetValue(type)!, parse.GetValue(label)!, DateTimeOffset.UtcNow);
             var pem = SealAndDescribe(material, parse.GetValue(output)!, passphrase.Source(parse), kdf.Value(parse));
             Console.Out.Write(pem);
@@ -133,12 +149,26 @@ internal static class SignerCli
 
     private static Command PubkeyCommand()
     {
-        var sealedFile = new Option<string>("--sealed-file") { Description = "sealed key file", Required = true };
+        var sealedFile = new Option<string>("--sealed-file") { Description = "sealed key file" };
         var passphrase = new PassphraseOptions();
-        var command = new Command("pubkey", "Print the public key PEM (SubjectPublicKeyInfo) of a sealed RSA or Ed25519 key.") { sealedFile };
+        var pkcs11 = new Pkcs11CliOptions();
+        var command = new Command("pubkey", "Print the public key PEM (SubjectPublicKeyInfo) of an RSA or Ed25519 key in a sealed file or a PKCS#11 token.") { sealedFile };
         passphrase.AddTo(command);
+        pkcs11.AddTo(command);
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(sealedFile) is null) == (result.GetValue(pkcs11.Module) is null))
+            {
+                result.AddError("give exactly one of --sealed-file or --pkcs11-module");
+            }
+        });
         command.SetAction((parse, _) => Guarded(() =>
         {
+            if (pkcs11.IsGiven(parse))
+            {
+                Console.Out.Write(Pkcs11CliOptions.PublicKey(pkcs11.Settings(parse)));
+                return Task.FromResult(0);
+            }
             using var key = SealedFileStore.LoadKey(parse.GetValue(sealedFile)!, passphrase.Source(parse));
             if (key.PublicKeyPem is null)
             {

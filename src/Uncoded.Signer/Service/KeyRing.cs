@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Uncoded.Signer.Backends;
+using Uncoded.Signer.Backends.Pkcs11;
 using Uncoded.Signer.Backends.SealedFile;
 
 namespace Uncoded.Signer.Service;
@@ -11,14 +12,16 @@ internal sealed class KeyRing : IDisposable
 
     public KeyRing(IEnumerable<LoadedKey> keys) => _keys = keys.ToFrozenDictionary(k => k.Id, StringComparer.Ordinal);
 
-    public static KeyRing Load(SignerSettings settings)
+    public static KeyRing Load(SignerSettings settings, ILogger? log = null)
     {
         var loaded = new List<LoadedKey>();
         try
         {
             foreach (var key in settings.Keys.Values)
             {
-                loaded.Add(new LoadedKey(key.Id, key.ApiKey, SealedFileStore.LoadKey(key.SealedFilePath, key.Passphrase)));
+                loaded.Add(new LoadedKey(key.Id, key.ApiKey, key.Pkcs11 is { } pkcs11
+                    ? LoadPkcs11(key.Id, pkcs11, log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)
+                    : SealedFileStore.LoadKey(key.SealedFilePath, key.Passphrase)));
             }
             return new KeyRing(loaded);
         }
@@ -27,6 +30,16 @@ internal sealed class KeyRing : IDisposable
             loaded.ForEach(k => k.Key.Dispose());
             throw;
         }
+    }
+
+    private static Pkcs11Key LoadPkcs11(string id, Pkcs11KeySettings settings, ILogger log)
+    {
+        var key = Pkcs11Key.OpenAsync(settings, log, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        if (key.Extractable)
+        {
+            Log.Pkcs11KeyExtractable(log, id);
+        }
+        return key;
     }
 
     public bool TryGet(string id, out LoadedKey key) => _keys.TryGetValue(id, out key!);

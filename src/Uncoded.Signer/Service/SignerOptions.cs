@@ -27,6 +27,8 @@ internal sealed class KeyOptions
     public string ApiKey { get; set; } = "";
 
     public SealedFileOptions? SealedFile { get; set; }
+
+    public Pkcs11Options? Pkcs11 { get; set; }
 }
 
 internal sealed class SealedFileOptions
@@ -38,4 +40,31 @@ internal sealed class SealedFileOptions
     public string? PassphraseEnv { get; set; }
 
     public string? PassphraseCredential { get; set; }
+}
+
+/// <summary>A key inside a PKCS#11 token (YubiKey via ykcs11, an HSM, SoftHSM). Mutually exclusive with SealedFile.</summary>
+internal sealed class Pkcs11Options
+{
+    /// <summary>Absolute path of the PKCS#11 module, e.g. /usr/lib/x86_64-linux-gnu/libykcs11.so.</summary>
+    public string Module { get; set; } = "";
+
+    /// <summary>Token label (CK_TOKEN_INFO.label); give this or TokenSerial.</summary>
+    public string? TokenLabel { get; set; }
+
+    public string? TokenSerial { get; set; }
+
+    /// <summary>CKA_LABEL of the key; give this, KeyId, or both.</summary>
+    public string? KeyLabel { get; set; }
+
+    /// <summary>CKA_ID of the key as hex ("01", "a1:b2").</summary>
+    public string? KeyId { get; set; }
+
+    public string? PinFile { get; set; }
+
+    public string? PinEnv { get; set; }
+
+    public string? PinCredential { get; set; }
+
+    /// <summary>Session pool size, 1-64. Default: the number of cores.</summary>
+    public int? Sessions { get; set; }
 }

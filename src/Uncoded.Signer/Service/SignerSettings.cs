@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Configuration;
+using Uncoded.Signer.Backends.Pkcs11;
 using Uncoded.Signer.Hardening;
 using Uncoded.Signer.Secrets;
 
@@ -53,12 +54,20 @@ internal sealed record SignerSettings(
             {
                 problems.Add($"{where}:ApiKey is required");
             }
-            if (key.SealedFile is null)
+            if ((key.SealedFile is null) == (key.Pkcs11 is null))
             {
-                problems.Add($"{where} needs a backend: SealedFile");
+                problems.Add($"{where} needs exactly one backend: SealedFile or Pkcs11");
                 continue;
             }
-            var sealedFile = key.SealedFile;
+            if (key.Pkcs11 is not null)
+            {
+                if (Pkcs11KeySettings.From(key.Pkcs11, $"{where}:Pkcs11", problems) is { } pkcs11)
+                {
+                    keys[id] = new KeySettings(id, key.ApiKey, "", new SecretSource(), pkcs11);
+                }
+                continue;
+            }
+            var sealedFile = key.SealedFile!;
             if (string.IsNullOrWhiteSpace(sealedFile.Path))
             {
                 problems.Add($"{where}:SealedFile:Path is required");
@@ -84,4 +93,8 @@ internal sealed record SignerSettings(
     }
 }
 
-internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase);
+/// <summary>One key. A PKCS#11 key has <see cref="Pkcs11"/> set (and no sealed file path or passphrase).</summary>
+internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase, Pkcs11KeySettings? Pkcs11 = null)
+{
+    public string BackendName => Pkcs11 is null ? "sealed file" : $"PKCS#11 {Pkcs11.TokenDescription}";
+}

@@ -1,0 +1,184 @@
+using System.Security.Cryptography;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+using ISession = Net.Pkcs11Interop.HighLevelAPI.ISession;
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Backends.Pkcs11;
+
+/// <summary>
+/// Key lifecycle inside a token (the <c>keygen</c>, <c>pubkey</c> and <c>seal-into-token</c>
+/// commands). Private and secret keys are created sensitive, non-extractable, private token
+/// objects: they never leave the token, not even to this process.
+/// </summary>
+internal static class Pkcs11Admin
+{
+    /// <summary>Generates a key pair in the token; returns its public key PEM.</summary>
+    public static string Generate(Pkcs11KeySettings settings, string type, ILogger log)
+    {
+        RequireLabel(settings);
+        return WithSession(settings, log, session =>
+        {
+            RefuseExisting(session, settings);
+            var id = settings.KeyId ?? RandomNumberGenerator.GetBytes(16);
+            var f = Pkcs11Module.Factories.ObjectAttributeFactory;
+            var publicTemplate = new List<IObjectAttribute>
+            {
+                f.Create(CKA.CKA_TOKEN, true),
+                f.Create(CKA.CKA_PRIVATE, false),
+                f.Create(CKA.CKA_VERIFY, true),
+                f.Create(CKA.CKA_LABEL, settings.KeyLabel!),
+                f.Create(CKA.CKA_ID, id),
+            };
+            var privateTemplate = new List<IObjectAttribute>
+            {
+                f.Create(CKA.CKA_TOKEN, true),
+                f.Create(CKA.CKA_PRIVATE, true),
+                f.Create(CKA.CKA_SENSITIVE, true),
+                f.Create(CKA.CKA_EXTRACTABLE, false),
+                f.Create(CKA.CKA_SIGN, true),
+                f.Create(CKA.CKA_LABEL, settings.KeyLabel!),
+                f.Create(CKA.CKA_ID, id),
+            };
+            ulong mechanism;
+            switch (type)
+            {
+                case "ed25519":
+                    mechanism = Pkcs11Module.CKM_EC_EDWARDS_KEY_PAIR_GEN;
+                    publicTemplate.Add(f.Create(CKA.CKA_EC_PARAMS, Pkcs11Objects.Ed25519Params));
+                    break;
+                case "rsa2048":
+                case "rsa4096":
+                    mechanism = (ulong)CKM.CKM_RSA_PKCS_KEY_PAIR_GEN;
+                    publicTemplate.Add(f.Create(CKA.CKA_MODULUS_BITS, type == "rsa2048" ? 2048UL : 4096UL));
+                    publicTemplate.Add(f.Create(CKA.CKA_PUBLIC_EXPONENT, new byte[] { 0x01, 0x00, 0x01 }));
+                    break;
+                default:
+                    throw new SignerException(ErrorKind.InvalidRequest, "UNKNOWN_KEY_TYPE",
+                        $"unknown key type '{type}'; expected one of: {string.Join(", ", KeyFactory.GeneratedTypes)}");
+            }
+            try
+            {
+                using var mech = Pkcs11Module.Factories.MechanismFactory.Create(mechanism);
+                session.GenerateKeyPair(mech, publicTemplate, privateTemplate, out _, out _);
+            }
+            catch (Pkcs11Exception e)
+            {
+                throw Pkcs11Errors.Map(e, $"generating a {type} key pair in {settings.TokenDescription}");
+            }
+            finally
+            {
+                publicTemplate.ForEach(a => a.Dispose());
+                privateTemplate.ForEach(a => a.Dispose());
+            }
+            Console.Error.WriteLine($"generated {type} key '{settings.KeyLabel}' (CKA_ID {Convert.ToHexStringLower(id)}) in {settings.TokenDescription}: sensitive, not extractable");
+            return PublicKeyPem(session, settings with { KeyIdHex = Convert.ToHexStringLower(id) });
+        });
+    }
+
+    /// <summary>The public key PEM of an existing RSA or Ed25519 key in the token.</summary>
+    public static string PublicKey(Pkcs11KeySettings settings, ILogger log) =>
+        WithSession(settings, log, session => PublicKeyPem(session, settings));
+
+    /// <summary>Imports an HMAC secret as a non-extractable CKK_GENERIC_SECRET; the caller zeroes <paramref name="secret"/>.</summary>
+    public static void ImportHmacSecret(Pkcs11KeySettings settings, ReadOnlySpan<byte> secret, ILogger log)
+    {
+        RequireLabel(settings);
+        var value = secret.ToArray();
+        try
+        {
+            WithSession(settings, log, session =>
+            {
+                RefuseExisting(session, settings);
+                var id = settings.KeyId ?? RandomNumberGenerator.GetBytes(16);
+                var f = Pkcs11Module.Factories.ObjectAttributeFactory;
+                var template = new List<IObjectAttribute>
+                {
+                    f.Create(CKA.CKA_CLASS, CKO.CKO_SECRET_KEY),
+                    f.Create(CKA.CKA_KEY_TYPE, CKK.CKK_GENERIC_SECRET),
+                    f.Create(CKA.CKA_TOKEN, true),
+                    f.Create(CKA.CKA_PRIVATE, true),
+                    f.Create(CKA.CKA_SENSITIVE, true),
+                    f.Create(CKA.CKA_EXTRACTABLE, false),
+                    f.Create(CKA.CKA_SIGN, true),
+                    f.Create(CKA.CKA_VERIFY, false),
+                    f.Create(CKA.CKA_ENCRYPT, false),
+                    f.Create(CKA.CKA_DECRYPT, false),
+                    f.Create(CKA.CKA_WRAP, false),
+                    f.Create(CKA.CKA_UNWRAP, false),
+                    f.Create(CKA.CKA_DERIVE, false),
+                    f.Create(CKA.CKA_LABEL, settings.KeyLabel!),
+                    f.Create(CKA.CKA_ID, id),
+                    f.Create(CKA.CKA_VALUE, value),
+                };
+                try
+                {
+                    session.CreateObject(template);
+                }
+                catch (Pkcs11Exception e)
+                {
+                    throw Pkcs11Errors.Map(e, $"importing the HMAC secret into {settings.TokenDescription}");
+                }
+                finally
+                {
+                    template.ForEach(a => a.Dispose());
+                }
+                Console.Error.WriteLine($"imported HMAC secret as '{settings.KeyLabel}' (CKA_ID {Convert.ToHexStringLower(id)}) into {settings.TokenDescription}: sensitive, not extractable");
+                return 0;
+            });
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(value);
+        }
+    }
+
+    private static string PublicKeyPem(ISession session, Pkcs11KeySettings settings)
+    {
+        var found = Pkcs11Objects.FindSigningKey(session, settings);
+        return found.Algorithm == KeyAlgorithm.HmacSha256
+            ? throw new SignerException(ErrorKind.InvalidRequest, "NO_PUBLIC_KEY", "this is an HMAC key: it has no public key")
+            : found.PublicKeyPem ?? throw new SignerException(ErrorKind.Configuration, "NO_PUBLIC_KEY",
+                $"the token holds no readable public key for {settings.KeyDescription}");
+    }
+
+    private static void RequireLabel(Pkcs11KeySettings settings)
+    {
+        if (string.IsNullOrEmpty(settings.KeyLabel))
+        {
+            throw new SignerException(ErrorKind.InvalidRequest, "KEY_LABEL_REQUIRED", "give --key-label for the new key");
+        }
+    }
+
+    /// <summary>Never shadow a key: two objects with one label would make the signer refuse to start (AMBIGUOUS_KEY).</summary>
+    private static void RefuseExisting(ISession session, Pkcs11KeySettings settings)
+    {
+        var byLabel = settings with { KeyIdHex = null };
+        var existing = Pkcs11Objects.Find(session, byLabel, CKO.CKO_PRIVATE_KEY).Count
+            + Pkcs11Objects.Find(session, byLabel, CKO.CKO_SECRET_KEY).Count
+            + Pkcs11Objects.Find(session, byLabel, CKO.CKO_PUBLIC_KEY).Count;
+        if (existing > 0)
+        {
+            throw new SignerException(ErrorKind.InvalidRequest, "KEY_EXISTS",
+                $"{settings.TokenDescription} already holds a key labelled '{settings.KeyLabel}'; choose another --key-label");
+        }
+    }
+
+    private static T WithSession<T>(Pkcs11KeySettings settings, ILogger log, Func<ISession, T> action)
+    {
+        using var token = Pkcs11Token.Open(settings with { Sessions = 1 }, readWrite: true, log);
+        var lease = token.RentAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        try
+        {
+            return action(lease.Session);
+        }
+        catch (Pkcs11Exception e)
+        {
+            throw Pkcs11Errors.Map(e, $"working with {settings.TokenDescription}");
+        }
+        finally
+        {
+            token.Return(lease, healthy: false);
+        }
+    }
+}

@@ -1,0 +1,343 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+using ISession = Net.Pkcs11Interop.HighLevelAPI.ISession;
+using Uncoded.Signer.Hardening;
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Backends.Pkcs11;
+
+/// <summary>A session rented from <see cref="Pkcs11Token"/>; <see cref="Epoch"/> says which generation of sessions it belongs to.</summary>
+internal sealed record Pkcs11Lease(ISession Session, int Epoch);
+
+/// <summary>
+/// One logged-in token and a pool of sessions on it. A session serves one operation at a time, so
+/// the pool (bounded by <see cref="Pkcs11KeySettings.Sessions"/>) lets concurrent signatures run in
+/// parallel. When a session fails with a device or session error the whole generation is dropped;
+/// the next rent finds the token again, opens a session and logs in again with the PIN kept in
+/// locked memory. A rejected PIN is never presented twice: it makes the token permanently failed.
+/// </summary>
+internal sealed class Pkcs11Token : IDisposable
+{
+    private readonly Pkcs11Module _module;
+    private readonly Pkcs11KeySettings _settings;
+    private readonly LockedBuffer _pin;
+    private readonly bool _readWrite;
+    private readonly ILogger _log;
+    private readonly SemaphoreSlim _permits;
+    private readonly ConcurrentBag<Pkcs11Lease> _idle = [];
+    private readonly Lock _gate = new();
+    private ISlot? _slot;
+    private int _epoch;
+    private bool _recovering;
+    private SignerException? _pinRejected;
+    private int _disposed;
+
+    /// <summary>Takes ownership of <paramref name="pin"/>.</summary>
+    public Pkcs11Token(Pkcs11Module module, Pkcs11KeySettings settings, LockedBuffer pin, bool readWrite, ILogger log)
+    {
+        _module = module;
+        _settings = settings;
+        _pin = pin;
+        _readWrite = readWrite;
+        _log = log;
+        _permits = new SemaphoreSlim(settings.Sessions, settings.Sessions);
+        _module.Reinitialized += OnModuleReinitialized;
+    }
+
+    /// <summary>Opens the module and reads the PIN from its source; the PIN never becomes a string.</summary>
+    public static Pkcs11Token Open(Pkcs11KeySettings settings, bool readWrite, ILogger log)
+    {
+        var module = Pkcs11Module.Open(settings.Module);
+        try
+        {
+            var pinBytes = settings.Pin.Read("PIN");
+            try
+            {
+                return new Pkcs11Token(module, settings, LockedBuffer.CopyOf(pinBytes), readWrite, log);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(pinBytes);
+            }
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
+    public Pkcs11KeySettings Settings => _settings;
+
+    public Pkcs11Module Module => _module;
+
+    /// <summary>The token is not listed: ask the module to look again (rate-limited; see <see cref="Pkcs11Module.TryReinitialize"/>).</summary>
+    public bool TryReinitializeModule()
+    {
+        try
+        {
+            return _module.TryReinitialize();
+        }
+        catch (SignerException)
+        {
+            return false;
+        }
+    }
+
+    private void OnModuleReinitialized() =>
+        Invalidate(Epoch, new SignerException(ErrorKind.Unavailable, "MODULE_REINITIALIZED", "the PKCS#11 module was initialised again"));
+
+    /// <summary>Rents a logged-in session; waits while all <see cref="Pkcs11KeySettings.Sessions"/> are busy.</summary>
+    public async ValueTask<Pkcs11Lease> RentAsync(CancellationToken cancellationToken)
+    {
+        await _permits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (_idle.TryTake(out var lease))
+            {
+                if (lease.Epoch == Volatile.Read(ref _epoch))
+                {
+                    return lease;
+                }
+                CloseQuietly(lease.Session);
+            }
+            return OpenLoggedIn();
+        }
+        catch
+        {
+            _permits.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Gives a session back; a session that failed, or belongs to a dropped generation, is closed.</summary>
+    public void Return(Pkcs11Lease lease, bool healthy)
+    {
+        if (healthy && lease.Epoch == Volatile.Read(ref _epoch) && Volatile.Read(ref _disposed) == 0)
+        {
+            _idle.Add(lease);
+        }
+        else
+        {
+            CloseQuietly(lease.Session);
+        }
+        _permits.Release();
+    }
+
+    /// <summary>
+    /// Drops every session of <paramref name="epoch"/> (they all share the token's login state, so
+    /// one failing means the others are suspect) and forgets the slot: the token may come back in
+    /// another slot. Later generations are left alone.
+    /// </summary>
+    public void Invalidate(int epoch, SignerException cause)
+    {
+        bool hadSlot;
+        lock (_gate)
+        {
+            if (_epoch != epoch)
+            {
+                return;
+            }
+            _epoch++;
+            hadSlot = _slot is not null;
+            _slot = null;
+            _recovering = true;
+        }
+        while (_idle.TryTake(out var lease))
+        {
+            CloseQuietly(lease.Session);
+        }
+        if (hadSlot)
+        {
+            // Once per outage, not once per attempt while the token stays away.
+            Log.Pkcs11SessionsDropped(_log, _settings.TokenDescription, cause.Reason, cause.Message);
+        }
+    }
+
+    /// <summary>The pool's current generation: a test (and a caller) can tell whether sessions were re-opened.</summary>
+    public int Epoch => Volatile.Read(ref _epoch);
+
+    private Pkcs11Lease OpenLoggedIn()
+    {
+        // Always Use() before _gate, never the other way round (see Pkcs11Module.TryReinitialize).
+        using var use = _module.Use();
+        lock (_gate)
+        {
+            if (_pinRejected is not null)
+            {
+                throw _pinRejected;
+            }
+            var epoch = _epoch;
+            var slot = _slot ??= FindSlot();
+            ISession session;
+            try
+            {
+                session = slot.OpenSession(_readWrite ? SessionType.ReadWrite : SessionType.ReadOnly);
+            }
+            catch (Pkcs11Exception e)
+            {
+                _slot = null;
+                throw Pkcs11Errors.Map(e, $"opening a session on {_settings.TokenDescription}");
+            }
+            try
+            {
+                LogIn(slot, session);
+            }
+            catch
+            {
+                CloseQuietly(session);
+                throw;
+            }
+            if (_recovering)
+            {
+                _recovering = false;
+                Log.Pkcs11Recovered(_log, _settings.TokenDescription, slot.SlotId);
+            }
+            return new Pkcs11Lease(session, epoch);
+        }
+    }
+
+    private void LogIn(ISlot slot, ISession session)
+    {
+        try
+        {
+            var state = session.GetSessionInfo().State;
+            if (state is CKS.CKS_RO_USER_FUNCTIONS or CKS.CKS_RW_USER_FUNCTIONS)
+            {
+                return; // the token's login is shared by all of this process's sessions
+            }
+        }
+        catch (Pkcs11Exception e)
+        {
+            _slot = null;
+            throw Pkcs11Errors.Map(e, $"reading the session state of {_settings.TokenDescription}");
+        }
+        RefuseRiskyLogin(slot);
+        // Pkcs11Interop wants a byte[]: the copy lives only for the call and is zeroed after it.
+        var pin = _pin.Span.ToArray();
+        try
+        {
+            session.Login(CKU.CKU_USER, pin);
+        }
+        catch (Pkcs11Exception e) when (e.RV == CKR.CKR_USER_ALREADY_LOGGED_IN)
+        {
+        }
+        catch (Pkcs11Exception e)
+        {
+            var error = Pkcs11Errors.Map(e, $"logging in to {_settings.TokenDescription}");
+            if (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_LOCKED or CKR.CKR_PIN_EXPIRED or CKR.CKR_PIN_INVALID or CKR.CKR_PIN_LEN_RANGE)
+            {
+                // Never again in this process: a retry loop would lock a YubiKey PIV PIN in three tries.
+                _pinRejected = error;
+                Log.Pkcs11PinRejected(_log, _settings.TokenDescription, error.Reason);
+            }
+            else if (error.Kind == ErrorKind.Unavailable)
+            {
+                _slot = null;
+            }
+            throw error;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pin);
+        }
+    }
+
+    /// <summary>
+    /// A token that says the PIN is locked, or that one more wrong PIN locks it, gets no attempt
+    /// from us: a restart loop (systemd, compose) must not be what locks a YubiKey.
+    /// </summary>
+    private void RefuseRiskyLogin(ISlot slot)
+    {
+        ITokenFlags flags;
+        try
+        {
+            flags = slot.GetTokenInfo().TokenFlags;
+        }
+        catch (Pkcs11Exception e)
+        {
+            _slot = null;
+            throw Pkcs11Errors.Map(e, $"reading the token info of {_settings.TokenDescription}");
+        }
+        if (flags.UserPinLocked || flags.UserPinFinalTry)
+        {
+            var doing = $"logging in to {_settings.TokenDescription}";
+            _pinRejected = flags.UserPinLocked ? Pkcs11Errors.Map(CKR.CKR_PIN_LOCKED, doing) : Pkcs11Errors.PinFinalTry(doing);
+            Log.Pkcs11PinRejected(_log, _settings.TokenDescription, _pinRejected.Reason);
+            throw _pinRejected;
+        }
+    }
+
+    private ISlot FindSlot()
+    {
+        List<ISlot> slots;
+        try
+        {
+            slots = _module.Library.GetSlotList(SlotsType.WithTokenPresent);
+        }
+        catch (Pkcs11Exception e)
+        {
+            throw Pkcs11Errors.Map(e, $"listing the slots of '{_module.Path}'");
+        }
+        var seen = new List<string>();
+        foreach (var slot in slots)
+        {
+            ITokenInfo info;
+            try
+            {
+                info = slot.GetTokenInfo();
+            }
+            catch (Pkcs11Exception)
+            {
+                continue; // a token that vanished while we looked, or one this module cannot read
+            }
+            if (!info.TokenFlags.TokenInitialized)
+            {
+                continue; // e.g. SoftHSM's spare "free" slot
+            }
+            var label = info.Label.TrimEnd(' ', '\0');
+            var serial = info.SerialNumber.TrimEnd(' ', '\0');
+            seen.Add($"'{label}' (serial {serial})");
+            if ((_settings.TokenLabel is not null && label == _settings.TokenLabel)
+                || (_settings.TokenSerial is not null && string.Equals(serial, _settings.TokenSerial, StringComparison.OrdinalIgnoreCase)))
+            {
+                return slot;
+            }
+        }
+        throw new SignerException(ErrorKind.Unavailable, "TOKEN_NOT_PRESENT",
+            $"{_settings.TokenDescription} is not present in '{_module.Path}' (tokens present: {(seen.Count == 0 ? "none" : string.Join(", ", seen))})");
+    }
+
+    private void CloseQuietly(ISession session)
+    {
+        using var use = _module.Use();
+        try
+        {
+            session.Dispose(); // C_CloseSession
+        }
+        catch (Exception e) when (e is Pkcs11Exception or ObjectDisposedException)
+        {
+            // already closed by the token, by C_CloseAllSessions or by a module re-initialisation
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _module.Reinitialized -= OnModuleReinitialized;
+        while (_idle.TryTake(out var lease))
+        {
+            CloseQuietly(lease.Session);
+        }
+        _pin.Dispose();
+        _permits.Dispose();
+        _module.Dispose();
+    }
+
+    public override string ToString() => $"Pkcs11Token({_settings.TokenDescription}, PIN redacted)";
+}

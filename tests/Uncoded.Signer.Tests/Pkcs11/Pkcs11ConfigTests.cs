@@ -1,0 +1,101 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Grpc.Core;
+using Net.Pkcs11Interop.Common;
+using Uncoded.Signer.Backends.Pkcs11;
+using Uncoded.Signer.Service;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Pkcs11;
+
+/// <summary>How PKCS#11 keys are named in config and on the command line, and how token failures reach callers.</summary>
+public sealed partial class Pkcs11ConfigTests
+{
+    [Fact]
+    public async Task Serve_KeyByTokenSerialAndKeyId_FoundAndSigns()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        var keygen = await hsm.SignerAsync(["keygen", "--type", "ed25519", .. hsm.KeyArgs("binance")]);
+        Assert.True(keygen.ExitCode == 0, keygen.ToString());
+        var keyId = KeyIdPattern().Match(keygen.Stderr).Groups[1].Value;
+        var serial = SerialPattern().Match((await hsm.ToolAsync("pkcs11-tool", "--module", SoftHsm.Module, "--list-token-slots")).Stdout).Groups[1].Value;
+        Assert.NotEmpty(keyId);
+        Assert.NotEmpty(serial);
+
+        await using var signer = await hsm.ServeAsync(new Dictionary<string, object>
+        {
+            ["k"] = new { ApiKey = "a", Pkcs11 = new { Module = SoftHsm.Module, TokenSerial = serial, KeyId = keyId, PinFile = hsm.PinFile } },
+        });
+        using var client = signer.Client();
+        var response = await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload));
+        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, keygen.Stdout, TestKeys.BinanceExamplePayload, response.Signature, ed25519: true);
+    }
+
+    [Fact]
+    public async Task Serve_BadPkcs11Config_RefusesToStartWithEveryProblem()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        var (sealedPath, passPath) = TestKeys.SealHmac(hsm.Dir, "k.sealed");
+        await using var signer = await hsm.ServeAsync(new Dictionary<string, object>
+        {
+            ["both"] = new
+            {
+                ApiKey = "a",
+                SealedFile = new { Path = sealedPath, PassphraseFile = passPath },
+                Pkcs11 = new { Module = SoftHsm.Module, TokenLabel = hsm.Label, KeyLabel = "x", PinFile = hsm.PinFile },
+            },
+            ["bad"] = new { ApiKey = "a", Pkcs11 = new { Module = "libsofthsm2.so", TokenLabel = "t", TokenSerial = "s", KeyId = "xyz", Sessions = 0 } },
+        }, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var log = signer.Log;
+        Assert.Contains("Signer:Keys:both needs exactly one backend: SealedFile or Pkcs11", log, StringComparison.Ordinal);
+        Assert.Contains("Signer:Keys:bad:Pkcs11:Module must be the absolute path", log, StringComparison.Ordinal);
+        Assert.Contains("needs exactly one of TokenLabel, TokenSerial", log, StringComparison.Ordinal);
+        Assert.Contains("KeyId must be hex", log, StringComparison.Ordinal);
+        Assert.Contains("needs exactly one of PinFile, PinEnv, PinCredential", log, StringComparison.Ordinal);
+        Assert.Contains("Sessions must be between 1 and 64", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_TokenMissingAtStart_ExitsUnavailableNamingTheTokensItSaw()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        await using var signer = await hsm.ServeAsync(new Dictionary<string, object>
+        {
+            ["k"] = new { ApiKey = "a", Pkcs11 = new { Module = SoftHsm.Module, TokenLabel = "no-such-token", KeyLabel = "x", PinFile = hsm.PinFile } },
+        }, waitUntilListening: false);
+        Assert.Equal(4, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("token 'no-such-token' is not present", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("'uncoded-test'", signer.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Keygen_NeitherOutNorModule_UsageError()
+    {
+        var result = await Run.SignerAsync("keygen", "--type", "ed25519");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("give exactly one of --out (sealed file) or --pkcs11-module", result.Stderr + result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(CKR.CKR_PIN_INCORRECT, "PIN_INCORRECT", StatusCode.FailedPrecondition)]
+    [InlineData(CKR.CKR_PIN_LOCKED, "PIN_LOCKED", StatusCode.FailedPrecondition)]
+    [InlineData(CKR.CKR_TOKEN_NOT_PRESENT, "TOKEN_NOT_PRESENT", StatusCode.Unavailable)]
+    [InlineData(CKR.CKR_DEVICE_REMOVED, "DEVICE_REMOVED", StatusCode.Unavailable)]
+    [InlineData(CKR.CKR_DEVICE_ERROR, "DEVICE_ERROR", StatusCode.Unavailable)]
+    [InlineData(CKR.CKR_SESSION_HANDLE_INVALID, "SESSION_LOST", StatusCode.Unavailable)]
+    public void ErrorMapping_TokenFailures_ClearReasonAndStatus(CKR rv, string reason, StatusCode status)
+    {
+        // SoftHSM cannot lock a PIN or lose a device; the table that maps those codes is checked directly.
+        var error = Pkcs11Errors.Map(rv, "signing");
+        Assert.Equal(reason, error.Reason);
+        Assert.Equal((int)status, (int)ErrorMapping.ToCode(error.Kind));
+        Assert.Contains(rv.ToString(), error.Message, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex("CKA_ID ([0-9a-f]+)")]
+    private static partial Regex KeyIdPattern();
+
+    [GeneratedRegex(@"serial num\s*:\s*(\S+)")]
+    private static partial Regex SerialPattern();
+}

@@ -1,0 +1,175 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+using NSec.Cryptography;
+using Uncoded.Signer.Backends;
+using Uncoded.Signer.Backends.Pkcs11;
+using Uncoded.Signer.Secrets;
+using Uncoded.Signer.Service;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Pkcs11;
+
+/// <summary>The backend in this process against SoftHSM (through pkcs11-spy): session loss, re-login, key secrecy.</summary>
+public sealed class Pkcs11InProcessTests
+{
+    private static readonly byte[] Payload = Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload);
+
+    private static Pkcs11KeySettings Settings(SoftHsm hsm, string keyLabel, int sessions = 4, string? pinFile = null) =>
+        new(SoftHsm.SpyModule, hsm.Label, null, keyLabel, null, new SecretSource(File: pinFile ?? hsm.PinFile), sessions);
+
+    private static ISlot FindSlot(Pkcs11Module module, string label) =>
+        module.Library.GetSlotList(SlotsType.WithTokenPresent).Single(s => s.GetTokenInfo().Label.Trim() == label);
+
+    private static int Count(string text, string what) => text.Split(what).Length - 1;
+
+    [Fact]
+    public async Task SessionsClosedFromSecondHandle_MidRun_EverySignReopensLogsInAndSucceeds()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "ed"), NullLogger.Instance, default);
+        var publicKey = PublicKey.Import(SignatureAlgorithm.Ed25519, Encoding.ASCII.GetBytes(key.PublicKeyPem!), KeyBlobFormat.PkixPublicKeyText);
+        var epoch = key.Token.Epoch;
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+
+        // 8 callers sign in a loop; after 5 signatures each they wait while another handle closes
+        // all of the slot's sessions (which also logs this application out), then carry on. They
+        // wait because C_CloseAllSessions under a C_Sign in flight on another thread crashes the
+        // process (measured: SoftHSM 2.6.1 behind pkcs11-spy, 2 runs of 3). The signer itself never
+        // calls C_CloseAllSessions; a real token loses sessions between calls, as here.
+        var paused = new CountdownEvent(8);
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var callers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            var signatures = new List<byte[]>();
+            for (var i = 0; i < 30; i++)
+            {
+                if (i == 5)
+                {
+                    paused.Signal();
+                    await closed.Task;
+                }
+                signatures.Add(await key.SignAsync(Payload, default));
+            }
+            return signatures;
+        })).ToList();
+
+        Assert.True(paused.Wait(TimeSpan.FromSeconds(30)));
+        using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
+        {
+            var slot = FindSlot(second, hsm.Label);
+            slot.CloseAllSessions();
+            // C_CloseAllSessions also logged this application out: a fresh session is public.
+            using var probe = slot.OpenSession(SessionType.ReadOnly);
+            Assert.Equal(CKS.CKS_RO_PUBLIC_SESSION, probe.GetSessionInfo().State);
+        }
+        closed.SetResult();
+
+        var all = (await Task.WhenAll(callers)).SelectMany(s => s).ToList();
+        Assert.Equal(240, all.Count);
+        Assert.All(all, s => Assert.True(SignatureAlgorithm.Ed25519.Verify(publicKey, Payload, s)));
+        await key.SignAsync(Payload, default);
+        Assert.True(key.Token.Epoch > epoch);
+
+        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+        Assert.Contains("CKR_SESSION_HANDLE_INVALID", calls, StringComparison.Ordinal);
+        Assert.Equal(1, Count(calls, ": C_Login\n")); // once after the close, not once per session
+    }
+
+    [Fact]
+    public async Task LoggedOutFromSecondHandle_NextSignLogsInAgainAndSucceeds()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "hmac"), NullLogger.Instance, default);
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+
+        // C_Logout on any session logs the whole application out; our pooled sessions stay open.
+        // Measured: SoftHSM then answers C_SignInit with CKR_OBJECT_HANDLE_INVALID (the private
+        // object is invisible to a public session), which the backend treats as a lost login.
+        using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
+        {
+            using var session = FindSlot(second, hsm.Label).OpenSession(SessionType.ReadOnly);
+            session.Logout();
+        }
+
+        var signature = await key.SignAsync(Payload, default);
+        Assert.Equal(TestKeys.BinanceExampleSignature, SignatureEncoding.ToWire(key.Algorithm, signature));
+        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+        Assert.Equal(1, Count(calls, ": C_Login\n"));
+    }
+
+    [Fact]
+    public async Task PinChangedWhileRunning_ReloginFailsOnce_NeverPresentedAgain()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        var pinFile = hsm.Dir.Write("changing.pin", SoftHsm.UserPin + "\n");
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "rsa", pinFile: pinFile), NullLogger.Instance, default);
+        await key.SignAsync(Payload, default);
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+
+        // Someone changes the PIN and the token drops our login: the PIN the signer holds is now wrong.
+        using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
+        {
+            var slot = FindSlot(second, hsm.Label);
+            using (var session = slot.OpenSession(SessionType.ReadWrite))
+            {
+                session.SetPin(Encoding.ASCII.GetBytes(SoftHsm.UserPin), Encoding.ASCII.GetBytes("654321"));
+            }
+            slot.CloseAllSessions();
+        }
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var error = await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
+                Assert.Equal("PIN_INCORRECT", error.Reason);
+                Assert.Equal(ErrorKind.Configuration, error.Kind);
+            }
+            var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+            Assert.Equal(1, Count(calls, "CKR_PIN_INCORRECT"));
+        }
+        finally
+        {
+            using var second = Pkcs11Module.Open(SoftHsm.SpyModule);
+            using var session = FindSlot(second, hsm.Label).OpenSession(SessionType.ReadWrite);
+            session.Login(CKU.CKU_USER, "654321");
+            session.SetPin("654321", SoftHsm.UserPin);
+            session.Logout();
+        }
+    }
+
+    [Theory]
+    [InlineData("ed", "ED25519")]
+    [InlineData("rsa", "RSA_PKCS1_SHA256")]
+    [InlineData("hmac", "HMAC_SHA256")]
+    public async Task KeyValue_TokenRefusesToRevealIt(string label, string algorithmName)
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, label, sessions: 1), NullLogger.Instance, default);
+        var algorithm = key.Algorithm;
+        Assert.Equal(algorithmName, SignatureEncoding.Name(algorithm));
+        Assert.False(key.Extractable);
+        var lease = await key.Token.RentAsync(default);
+        try
+        {
+            var objectClass = algorithm == KeyAlgorithm.HmacSha256 ? CKO.CKO_SECRET_KEY : CKO.CKO_PRIVATE_KEY;
+            var handle = Pkcs11Objects.Find(lease.Session, key.Token.Settings, objectClass).Single();
+            // Logged in as the user, asking for the secret itself: the token answers
+            // CKR_ATTRIBUTE_SENSITIVE, which Pkcs11Interop reports as "cannot be read".
+            var secretAttributes = algorithm == KeyAlgorithm.RsaPkcs1Sha256
+                ? new List<CKA> { CKA.CKA_PRIVATE_EXPONENT, CKA.CKA_PRIME_1, CKA.CKA_PRIME_2 }
+                : new List<CKA> { CKA.CKA_VALUE };
+            Assert.All(lease.Session.GetAttributeValue(handle, secretAttributes), a => Assert.True(a.CannotBeRead, a.Type.ToString()));
+            var flags = lease.Session.GetAttributeValue(handle, [CKA.CKA_SENSITIVE, CKA.CKA_EXTRACTABLE, CKA.CKA_ALWAYS_SENSITIVE, CKA.CKA_NEVER_EXTRACTABLE, CKA.CKA_TOKEN, CKA.CKA_PRIVATE]);
+            // An imported secret was known outside the token, so PKCS#11 rightly never calls it
+            // "always sensitive" or "never extractable"; keys generated inside are both.
+            var generatedInside = algorithm != KeyAlgorithm.HmacSha256;
+            Assert.Equal([true, false, generatedInside, generatedInside, true, true], flags.Select(f => f.GetValueAsBool()));
+        }
+        finally
+        {
+            key.Token.Return(lease, healthy: true);
+        }
+    }
+}
