@@ -19,4 +19,8 @@ internal static class Signatures
             : await Run.OpensslAsync("dgst", "-sha256", "-verify", pub, "-signature", sig, msg);
         return result.ExitCode == 0;
     }
+
+    public static async Task AssertOpensslVerifiesAsync(TempDir dir, string publicKeyPem, string message, string wireSignature, bool ed25519) =>
+        Assert.True(await OpensslVerifiesAsync(dir, publicKeyPem, message, wireSignature, ed25519),
+            $"openssl did not verify the {(ed25519 ? "Ed25519" : "RSA")} signature over '{message}'");
 }
