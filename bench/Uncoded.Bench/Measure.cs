@@ -11,6 +11,8 @@ internal sealed class Row(string name)
     public string Name { get; } = name;
     public double InProcessMicros { get; set; }
     public double? RawPkcs11Micros { get; set; }
+    public double? RawThroughputPerSecond { get; set; }
+    public int? Sessions { get; set; }
     public double P50Micros { get; set; }
     public double P99Micros { get; set; }
     public double ThroughputPerSecond { get; set; }
@@ -21,11 +23,13 @@ internal sealed class Row(string name)
     public static string Table(IEnumerable<Row> rows)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| key | in-process sign (µs, floor) | raw PKCS#11 call (µs) | Sign RPC p50 (µs) | Sign RPC p99 (µs) | Sign RPC, 8 callers (signs/s) | signer RSS after 100k signs (MiB) |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| key | in-process sign (µs, floor) | raw PKCS#11 C_Sign (µs) | raw PKCS#11, one thread per session (signs/s) | Sign RPC p50 (µs) | Sign RPC p99 (µs) | Sign RPC, 8 callers (signs/s) | RPC ÷ raw | signer RSS after 100k signs (MiB) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
-            sb.AppendLine($"| {r.Name} | {F(r.InProcessMicros)} | {(r.RawPkcs11Micros is { } raw ? F(raw) : "–")} | {F(r.P50Micros, "0")} | {F(r.P99Micros, "0")} | {F(r.ThroughputPerSecond, "0")} | {(r.RssMiB is { } rss ? F(rss) : "–")} |");
+            var name = r.Sessions is { } n ? $"{r.Name} ({n} sessions)" : r.Name;
+            var ratio = r.RawThroughputPerSecond is { } rawRate ? F(100 * r.ThroughputPerSecond / rawRate, "0") + " %" : "–";
+            sb.AppendLine($"| {name} | {F(r.InProcessMicros)} | {(r.RawPkcs11Micros is { } raw ? F(raw) : "–")} | {(r.RawThroughputPerSecond is { } rate ? F(rate, "0") : "–")} | {F(r.P50Micros, "0")} | {F(r.P99Micros, "0")} | {F(r.ThroughputPerSecond, "0")} | {ratio} | {(r.RssMiB is { } rss ? F(rss) : "–")} |");
         }
         return sb.ToString();
     }
@@ -48,11 +52,22 @@ internal static class Measure
         return sw.Elapsed.TotalMicroseconds / iterations;
     }
 
-    public static async Task RpcAsync(Row row, TempDir dir, (string SealedPath, string PassphrasePath) key, bool quick, bool measureMemory)
+    public static Task RpcAsync(Row row, TempDir dir, (string SealedPath, string PassphrasePath) key, bool quick, bool measureMemory) =>
+        RpcAsync(row, dir, new Dictionary<string, object>
+        {
+            ["bench"] = new { ApiKey = "bench", SealedFile = new { Path = key.SealedPath, PassphraseFile = key.PassphrasePath } },
+        }, env: null, quick, measureMemory);
+
+    public static async Task RpcAsync(Row row, TempDir dir, IDictionary<string, object> keys, IDictionary<string, string?>? env, bool quick,
+        bool measureMemory = false)
     {
         var socket = dir.File($"s{Guid.NewGuid().ToString("N")[..6]}.sock");
-        await using var signer = await SignerProcess.StartAsync(dir, TestKeys.Config(socket,
-            new Dictionary<string, (string, string)> { ["bench"] = key }));
+        await using var signer = await SignerProcess.StartAsync(dir, new
+        {
+            SocketPath = socket,
+            AllowedPeers = new { Uids = new[] { Uncoded.Signer.Hardening.Libc.getuid() } },
+            Keys = keys,
+        }, env: env);
         using var client = signer.Client();
 
         // Sequential latency.

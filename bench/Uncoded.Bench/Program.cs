@@ -25,6 +25,8 @@ foreach (var (name, type) in new[] { ("sealed HMAC", "hmac"), ("sealed Ed25519",
     Console.Error.WriteLine($"measured {name}");
 }
 
+rows.AddRange(await SoftHsmRows.MeasureAsync(quick));
+
 var table = Row.Table(rows);
 Console.WriteLine(table);
 var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
