@@ -66,8 +66,8 @@ internal static class TestKeys
     {
         var privatePath = dir.File(name + ".key");
         var publicPath = dir.File(name + ".pub");
-        await Run.OpensslAsync(["genpkey", .. algorithm, "-out", privatePath]);
-        await Run.OpensslAsync("pkey", "-in", privatePath, "-pubout", "-out", publicPath);
+        await Run.OpensslOkAsync(["genpkey", .. algorithm, "-out", privatePath]);
+        await Run.OpensslOkAsync("pkey", "-in", privatePath, "-pubout", "-out", publicPath);
         return (privatePath, await File.ReadAllTextAsync(publicPath));
     }
 
@@ -76,7 +76,7 @@ internal static class TestKeys
         var id = Guid.NewGuid().ToString("N");
         var input = dir.Write(id + ".in", payload);
         var output = dir.File(id + ".sig");
-        await Run.OpensslAsync(command(input, output));
+        await Run.OpensslOkAsync(command(input, output));
         return Uri.EscapeDataString(Convert.ToBase64String(await File.ReadAllBytesAsync(output)));
     }
 }

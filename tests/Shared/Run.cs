@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Uncoded.Signer.Tests.Support;
+namespace Uncoded.Testing;
 
 internal sealed record RunResult(int ExitCode, string Stdout, string Stderr)
 {
@@ -58,4 +58,11 @@ internal static class Run
     public static Task<RunResult> SignerAsync(params string[] args) => DotnetAsync(Repo.SignerDll, args);
 
     public static Task<RunResult> OpensslAsync(params string[] args) => ProcessAsync("openssl", args);
+
+    /// <summary>Runs openssl and fails the test on a non-zero exit.</summary>
+    public static async Task OpensslOkAsync(params string[] args)
+    {
+        var result = await OpensslAsync(args);
+        Assert.True(result.ExitCode == 0, $"openssl {string.Join(' ', args)}\n{result}");
+    }
 }

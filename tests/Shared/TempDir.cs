@@ -1,4 +1,4 @@
-namespace Uncoded.Signer.Tests.Support;
+namespace Uncoded.Testing;
 
 /// <summary>A private temporary directory (0700 by default), deleted on dispose.</summary>
 internal sealed class TempDir : IDisposable

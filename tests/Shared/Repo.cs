@@ -1,8 +1,8 @@
 using System.Reflection;
 
-namespace Uncoded.Signer.Tests.Support;
+namespace Uncoded.Testing;
 
-/// <summary>Paths of the real binaries the functional tests start (built by the same configuration).</summary>
+/// <summary>Paths of the real binaries the functional tests and the benchmark start (built by the same configuration).</summary>
 internal static class Repo
 {
     public static string Root { get; } = FindRoot();
@@ -13,6 +13,8 @@ internal static class Repo
     public static string SignerDll => Binary("Uncoded.Signer", "uncoded-signer.dll");
 
     public static string ClientDll => Binary("Uncoded.Client", "uncoded.dll");
+
+    public static string SimulatorDll => Binary("Uncoded.Simulator", "uncoded-sim.dll");
 
     private static string Binary(string project, string file)
     {
