@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Configuration;
+using Uncoded.Signer.Guards;
 using Uncoded.Signer.Hardening;
 using Uncoded.Signer.Secrets;
 
@@ -10,7 +11,9 @@ internal sealed record SignerSettings(
     string SocketPath,
     FrozenSet<uint> AllowedUids,
     FrozenSet<uint> AllowedGids,
-    FrozenDictionary<string, KeySettings> Keys)
+    FrozenDictionary<string, KeySettings> Keys,
+    string AuditPath,
+    string StateDirectory)
 {
     public static readonly string[] KnownRootSections = ["Signer", "Logging"];
 
@@ -68,7 +71,14 @@ internal sealed record SignerSettings(
             {
                 problems.Add($"{where}:SealedFile needs exactly one of PassphraseFile, PassphraseEnv, PassphraseCredential");
             }
-            keys[id] = new KeySettings(id, key.ApiKey, sealedFile.Path, source);
+            keys[id] = new KeySettings(id, key.ApiKey, sealedFile.Path, source, GuardSettings.From(key.Guard, $"{where}:Guard", problems));
+        }
+        foreach (var (name, value) in new[] { ("Signer:Audit:Path", options.Audit.Path), ("Signer:StateDirectory", options.StateDirectory) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || !Path.IsPathRooted(value))
+            {
+                problems.Add($"{name} must be an absolute path");
+            }
         }
         if (problems.Count > 0)
         {
@@ -80,8 +90,9 @@ internal sealed record SignerSettings(
         {
             uids = new[] { Libc.getuid() }.ToFrozenSet();
         }
-        return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal));
+        return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal),
+            options.Audit.Path, options.StateDirectory);
     }
 }
 
-internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase);
+internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase, GuardSettings Guard);
