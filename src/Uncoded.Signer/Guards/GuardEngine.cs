@@ -98,8 +98,8 @@ internal sealed partial class GuardEngine : IDisposable
                 if (total + value > state.Guard.MaxDailyNotional)
                 {
                     return GuardDecision.Deny(ErrorKind.Exhausted, "ROLLING_CAP", "notional-24h",
-                        StaticGuards.Invariant($"{total} + {value}"), StaticGuards.Invariant($"{state.Guard.MaxDailyNotional}"),
-                        StaticGuards.Invariant($"this order ({value}) would take the key's 24 h notional to {total + value}, over its cap of {state.Guard.MaxDailyNotional}"));
+                        $"{StaticGuards.Money(total)} + {StaticGuards.Money(value)}", StaticGuards.Money(state.Guard.MaxDailyNotional),
+                        $"this order ({StaticGuards.Money(value)}) would take the key's 24 h notional to {StaticGuards.Money(total + value)}, over its cap of {StaticGuards.Money(state.Guard.MaxDailyNotional)}");
                 }
                 state.Window.Add(nowMs, value);
                 mustPersist = true;

@@ -154,8 +154,8 @@ internal static class StaticGuards
         }
         if (hasQuantity && limits.MaxQuantity is { } maxQuantity && quantity > maxQuantity)
         {
-            return GuardDecision.Deny(ErrorKind.Denied, "QUANTITY_CAP", "quantity-per-order", Invariant($"{quantity}"), Invariant($"{maxQuantity}"),
-                Invariant($"quantity {quantity} exceeds the {symbol} cap of {maxQuantity}"));
+            return GuardDecision.Deny(ErrorKind.Denied, "QUANTITY_CAP", "quantity-per-order", Money(quantity), Money(maxQuantity),
+                $"quantity {Money(quantity)} exceeds the {symbol} cap of {Money(maxQuantity)}");
         }
         decimal value;
         if (limitPriced)
@@ -192,8 +192,8 @@ internal static class StaticGuards
         }
         if (value > limits.MaxOrderNotional)
         {
-            return GuardDecision.Deny(ErrorKind.Denied, "NOTIONAL_CAP", "notional-per-order", Invariant($"{value}"), Invariant($"{limits.MaxOrderNotional}"),
-                Invariant($"order notional {value} exceeds the {symbol} cap of {limits.MaxOrderNotional}"));
+            return GuardDecision.Deny(ErrorKind.Denied, "NOTIONAL_CAP", "notional-per-order", Money(value), Money(limits.MaxOrderNotional),
+                $"order notional {Money(value)} exceeds the {symbol} cap of {Money(limits.MaxOrderNotional)}");
         }
         notional = value;
         return GuardDecision.Allow;
@@ -226,4 +226,7 @@ internal static class StaticGuards
     };
 
     public static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Money as people write it: invariant culture, no trailing zeros (1.0 → "1").</summary>
+    public static string Money(decimal value) => value.ToString("0.############################", CultureInfo.InvariantCulture);
 }
