@@ -157,12 +157,16 @@ internal static class SignerCli
     private static Command VerifyAuditCommand()
     {
         var log = new Option<FileInfo>("--log") { Description = "the signer's audit log (Signer:Audit:Path)", Required = true };
-        var command = new Command("verify-audit", $"Check the audit log's whole hash chain; exit 0 if intact, {AuditChainBroken} at the first bad record.") { log };
-        command.SetAction((parse, _) => Guarded(() => Task.FromResult(VerifyAudit(parse.GetValue(log)!))));
+        var minSeq = new Option<ulong>("--min-seq")
+        {
+            Description = "also fail if the log ends before this seq (e.g. the highest audit_seq a client journaled): detects records cut off the end",
+        };
+        var command = new Command("verify-audit", $"Check the audit log's whole hash chain; exit 0 if intact, {AuditChainBroken} at the first bad record.") { log, minSeq };
+        command.SetAction((parse, _) => Guarded(() => Task.FromResult(VerifyAudit(parse.GetValue(log)!, parse.GetValue(minSeq)))));
         return command;
     }
 
-    private static int VerifyAudit(FileInfo log)
+    private static int VerifyAudit(FileInfo log, ulong minSeq)
     {
         Audit.AuditVerdict verdict;
         try
@@ -173,6 +177,11 @@ internal static class SignerCli
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new SignerException(ErrorKind.InvalidRequest, "AUDIT_UNREADABLE", $"cannot read '{log.FullName}': {e.Message}");
+        }
+        if (verdict.Ok && (ulong)verdict.Records < minSeq)
+        {
+            Console.Error.WriteLine($"{log.FullName}: FAILED: the chain is intact but ends at seq {verdict.Records}, before seq {minSeq}: records were cut off the end");
+            return AuditChainBroken;
         }
         if (verdict.Ok)
         {

@@ -109,6 +109,20 @@ public sealed class AuditLogTests(AuditLogTests.Fixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task VerifyAudit_WholeRecordsCutOffTheEnd_DetectedAgainstTheLastAuditSeq()
+    {
+        var lines = File.ReadAllLines(fixture.LogPath);
+        var path = fixture.Dir.File("cut.log");
+        await File.WriteAllBytesAsync(path, Join(lines[..^3]));
+        var seq = fixture.LastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var result = await Run.SignerAsync("verify-audit", "--log", path, "--min-seq", seq);
+        Assert.True(result.ExitCode == 5, result.ToString());
+        Assert.Contains("cut off the end", result.Stderr, StringComparison.Ordinal);
+        var intact = await Run.SignerAsync("verify-audit", "--log", fixture.LogPath, "--min-seq", seq);
+        Assert.True(intact.ExitCode == 0, intact.ToString());
+    }
+
+    [Fact]
     public async Task VerifyAudit_HeaderRemoved_Detected()
     {
         var lines = File.ReadAllLines(fixture.LogPath);
