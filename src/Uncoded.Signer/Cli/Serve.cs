@@ -38,9 +38,9 @@ internal static class Serve
             .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var bootLog = bootLoggers.CreateLogger("Uncoded.Signer");
 
-        // Before any key is in memory: no core dumps, no same-uid ptrace; refuse writable config or socket directory.
+        // Before any key is in memory: no core dumps, no same-uid ptrace; refuse writable config, socket, audit or state directories.
         ProcessHardening.LockDownProcess(bootLog);
-        ProcessHardening.CheckPermissions(configFile, settings.SocketPath);
+        ProcessHardening.CheckPermissions(configFile, settings);
 
         using var keys = KeyRing.Load(settings);
         foreach (var key in keys.All)

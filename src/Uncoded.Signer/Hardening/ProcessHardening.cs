@@ -35,18 +35,29 @@ internal static class ProcessHardening
         }
     }
 
-    /// <summary>Refuses (BAD_PERMISSIONS) a group- or world-writable config file or socket directory.</summary>
-    public static void CheckPermissions(FileInfo configFile, string socketPath)
+    /// <summary>
+    /// Refuses (BAD_PERMISSIONS) a group- or world-writable config file, socket directory, audit
+    /// log directory or guard state directory: whoever can write them can swap the socket, the
+    /// configuration, the log or the rolling totals. Directories that do not exist yet are created 0700 later.
+    /// </summary>
+    public static void CheckPermissions(FileInfo configFile, SignerSettings settings)
     {
         var problems = new List<string>();
         if ((File.GetUnixFileMode(configFile.FullName) & WritableByOthers) != 0)
         {
             problems.Add($"config file '{configFile.FullName}' is writable by group or others");
         }
-        var socketDirectory = Path.GetDirectoryName(socketPath)!;
-        if (Directory.Exists(socketDirectory) && (File.GetUnixFileMode(socketDirectory) & WritableByOthers) != 0)
+        foreach (var (what, directory) in new[]
         {
-            problems.Add($"socket directory '{socketDirectory}' is writable by group or others (anyone who can write it can replace the socket)");
+            ("socket directory", Path.GetDirectoryName(settings.SocketPath)!),
+            ("audit log directory", Path.GetDirectoryName(Path.GetFullPath(settings.AuditPath))!),
+            ("guard state directory", settings.StateDirectory),
+        })
+        {
+            if (Directory.Exists(directory) && (File.GetUnixFileMode(directory) & WritableByOthers) != 0)
+            {
+                problems.Add($"{what} '{directory}' is writable by group or others");
+            }
         }
         if (problems.Count > 0)
         {

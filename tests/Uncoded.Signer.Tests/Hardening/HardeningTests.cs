@@ -92,4 +92,18 @@ public sealed class HardeningTests
         Assert.Contains("socket directory", signer.Log, StringComparison.Ordinal);
         Assert.Contains("BAD_PERMISSIONS", signer.Log, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Serve_AuditDirectoryWritableByGroup_RefusesToStart()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var auditDir = Directory.CreateDirectory(dir.File("audit")).FullName;
+        File.SetUnixFileMode(auditDir, (UnixFileMode)0b111_111_000);
+        var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, TestKeys.TestGuard,
+            auditPath: Path.Combine(auditDir, "audit.log"));
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("audit log directory", signer.Log, StringComparison.Ordinal);
+    }
 }
