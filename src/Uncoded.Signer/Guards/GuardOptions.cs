@@ -69,8 +69,6 @@ internal sealed partial record GuardSettings(
     public static readonly string[] DefaultOrderTypes = ["LIMIT", "LIMIT_MAKER", "MARKET"];
     public static readonly string[] StopOrderTypes = ["STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"];
 
-    public static GuardSettings Defaults { get; } = From(null, "Guard", []);
-
     public static GuardSettings From(GuardOptions? options, string where, List<string> problems)
     {
         options ??= new GuardOptions();

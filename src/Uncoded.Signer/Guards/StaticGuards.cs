@@ -84,10 +84,11 @@ internal static class StaticGuards
 
     private static GuardDecision CheckFreshness(GuardSettings guard, ParsedPayload payload, long nowMs)
     {
-        // Both are present and digits: the schema made sure.
-        var timestamp = long.Parse(payload["timestamp"]!, NumberStyles.None, CultureInfo.InvariantCulture);
-        var recvWindow = long.Parse(payload["recvWindow"]!, NumberStyles.None, CultureInfo.InvariantCulture);
-        var skew = timestamp - nowMs;
+        // Both are present and digits (the schema made sure), but may not fit a long: then they are
+        // absurdly far in the future / long, and refused as such.
+        var timestamp = long.TryParse(payload["timestamp"], NumberStyles.None, CultureInfo.InvariantCulture, out var t) ? t : long.MaxValue;
+        var recvWindow = long.TryParse(payload["recvWindow"], NumberStyles.None, CultureInfo.InvariantCulture, out var r) ? r : long.MaxValue;
+        var skew = timestamp - nowMs; // both ≥ 0: cannot overflow
         var limit = Invariant($"±{guard.MaxClockSkewMs} ms");
         if (skew < -guard.MaxClockSkewMs)
         {

@@ -113,6 +113,9 @@ public sealed class GuardTests(GuardTests.Fixture fixture) : IClassFixture<Guard
         { "POST", Order, TestKeys.BinanceExamplePayload, StatusCode.FailedPrecondition, "STALE_TIMESTAMP" },
         { "POST", Order, Limit.Replace("{now}", "{future}", StringComparison.Ordinal), StatusCode.FailedPrecondition, "FUTURE_TIMESTAMP" },
         { "POST", Order, Limit.Replace("recvWindow=5000", "recvWindow=60000", StringComparison.Ordinal), StatusCode.FailedPrecondition, "RECV_WINDOW_TOO_LONG" },
+        { "POST", Order, Limit.Replace("recvWindow=5000", "recvWindow=9999999999999999999", StringComparison.Ordinal), StatusCode.FailedPrecondition, "RECV_WINDOW_TOO_LONG" },
+        { "POST", Order, Limit.Replace("{now}", "9999999999999999999", StringComparison.Ordinal), StatusCode.FailedPrecondition, "FUTURE_TIMESTAMP" },
+        { "POST", Order, Limit.Replace("{now}", "0", StringComparison.Ordinal), StatusCode.FailedPrecondition, "STALE_TIMESTAMP" },
         // Symbols and order types.
         { "POST", Order, Limit.Replace("LTCBTC", "PUMPUSDT", StringComparison.Ordinal), StatusCode.PermissionDenied, "SYMBOL_NOT_ALLOWED" },
         { "POST", Order, "symbol=PUMPUSDT&side=BUY&type=MARKET&quoteOrderQty=10&recvWindow=5000&timestamp={now}", StatusCode.PermissionDenied, "SYMBOL_NOT_ALLOWED" },
