@@ -19,6 +19,7 @@ internal sealed class AuditLog : IDisposable
     public const string HeaderType = "uncoded-signer-audit";
     public const int Version = 1;
 
+    private readonly FileStream _lock;
     private readonly FileStream _stream;
     private readonly SafeFileHandle _file;
     private readonly GroupCommit<AuditEntry> _commit;
@@ -28,9 +29,10 @@ internal sealed class AuditLog : IDisposable
     private ulong _seq;
     private string _prevHex;
 
-    private AuditLog(string path, FileStream stream, long offset, ulong seq, string prevHex, ILogger logger)
+    private AuditLog(string path, FileStream lockFile, FileStream stream, long offset, ulong seq, string prevHex, ILogger logger)
     {
         Path = path;
+        _lock = lockFile;
         _stream = stream;
         _file = stream.SafeFileHandle;
         _offset = offset;
@@ -49,16 +51,34 @@ internal sealed class AuditLog : IDisposable
     public static AuditLog Open(string path, TimeProvider time, ILogger logger)
     {
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        FileStream lockFile;
         FileStream stream;
         SafeFileHandle file;
         try
         {
             Durable.EnsurePrivateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "AUDIT_UNAVAILABLE", $"cannot open the audit log '{path}': {e.Message}", inner: e);
+        }
+        try
+        {
+            lockFile = Durable.Lock(path + ".lock");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "AUDIT_LOG_IN_USE",
+                $"cannot lock '{path}.lock': another signer is writing this audit log, or it is not writable ({e.Message})", inner: e);
+        }
+        try
+        {
             stream = Durable.OpenPrivate(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
             file = stream.SafeFileHandle;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            lockFile.Dispose();
             throw new SignerException(ErrorKind.Configuration, "AUDIT_UNAVAILABLE", $"cannot open the audit log '{path}': {e.Message}", inner: e);
         }
         try
@@ -71,15 +91,16 @@ internal sealed class AuditLog : IDisposable
                 Durable.DataSync(file);
                 Durable.SyncDirectory(directory);
                 Log.AuditCreated(logger, path);
-                return new AuditLog(path, stream, header.Length, 0, Hash(header.AsSpan(0, header.Length - 1)), logger);
+                return new AuditLog(path, lockFile, stream, header.Length, 0, Hash(header.AsSpan(0, header.Length - 1)), logger);
             }
             var (seq, prevHex) = ReadTail(file, length, path);
             Log.AuditContinued(logger, path, seq);
-            return new AuditLog(path, stream, length, seq, prevHex, logger);
+            return new AuditLog(path, lockFile, stream, length, seq, prevHex, logger);
         }
         catch (Exception e)
         {
             stream.Dispose();
+            lockFile.Dispose();
             throw e is SignerException ? e : new SignerException(ErrorKind.Configuration, "AUDIT_UNAVAILABLE",
                 $"cannot initialise the audit log '{path}': {e.Message}", inner: e);
         }
@@ -181,5 +202,6 @@ internal sealed class AuditLog : IDisposable
     {
         _commit.Dispose();
         _stream.Dispose();
+        _lock.Dispose();
     }
 }

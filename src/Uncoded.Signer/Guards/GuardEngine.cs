@@ -20,10 +20,12 @@ internal sealed partial class GuardEngine : IDisposable
     private readonly FrozenDictionary<string, KeyState> _keys;
     private readonly string _stateDirectory;
     private readonly GroupCommit<KeyState> _persist;
+    private readonly FileStream _lock;
 
-    private GuardEngine(FrozenDictionary<string, KeyState> keys, string stateDirectory, ILogger logger)
+    private GuardEngine(FrozenDictionary<string, KeyState> keys, string stateDirectory, FileStream lockFile, ILogger logger)
     {
         _keys = keys;
+        _lock = lockFile;
         _stateDirectory = stateDirectory;
         _persist = new GroupCommit<KeyState>("guard-state", "GUARD_STATE_UNAVAILABLE", "guard state", Persist,
             e => Log.GuardStateFailed(logger, e.GetType().Name, e.Message));
@@ -32,7 +34,30 @@ internal sealed partial class GuardEngine : IDisposable
     /// <summary>Loads every key's persisted rolling window; a state file that cannot be read stops start-up (fail closed).</summary>
     public static GuardEngine Open(SignerSettings settings, TimeProvider time, ILogger logger)
     {
-        Durable.EnsurePrivateDirectory(settings.StateDirectory);
+        FileStream lockFile;
+        try
+        {
+            Durable.EnsurePrivateDirectory(settings.StateDirectory);
+            lockFile = Durable.Lock(Path.Combine(settings.StateDirectory, ".lock"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "GUARD_STATE_UNAVAILABLE",
+                $"cannot lock the guard state directory '{settings.StateDirectory}': another signer uses it, or it is not writable ({e.Message})", inner: e);
+        }
+        try
+        {
+            return Load(settings, time, logger, lockFile);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    private static GuardEngine Load(SignerSettings settings, TimeProvider time, ILogger logger, FileStream lockFile)
+    {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var keys = new Dictionary<string, KeyState>(StringComparer.Ordinal);
         foreach (var key in settings.Keys.Values)
@@ -58,7 +83,7 @@ internal sealed partial class GuardEngine : IDisposable
             Log.GuardStateLoaded(logger, key.Id, window.Total(now).ToString(System.Globalization.CultureInfo.InvariantCulture), path);
             keys[key.Id] = new KeyState(key.Id, path, key.Guard, window, now);
         }
-        return new GuardEngine(keys.ToFrozenDictionary(StringComparer.Ordinal), settings.StateDirectory, logger);
+        return new GuardEngine(keys.ToFrozenDictionary(StringComparer.Ordinal), settings.StateDirectory, lockFile, logger);
     }
 
     /// <summary>
@@ -139,7 +164,11 @@ internal sealed partial class GuardEngine : IDisposable
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex SafeName();
 
-    public void Dispose() => _persist.Dispose();
+    public void Dispose()
+    {
+        _persist.Dispose();
+        _lock.Dispose();
+    }
 
     private sealed class KeyState(string id, string path, GuardSettings guard, RollingWindow window, long nowMs)
     {

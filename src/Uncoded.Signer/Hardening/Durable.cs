@@ -75,6 +75,20 @@ internal static class Durable
         UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
     });
 
+    /// <summary>
+    /// Holds an exclusive advisory lock (flock, taken by .NET for FileShare.None) on
+    /// <paramref name="lockPath"/> until disposed, so two signers never write the same log or
+    /// state. Throws <see cref="IOException"/> when another process holds it.
+    /// </summary>
+    public static FileStream Lock(string lockPath) => new(lockPath, new FileStreamOptions
+    {
+        Mode = FileMode.OpenOrCreate,
+        Access = FileAccess.ReadWrite,
+        Share = FileShare.None,
+        BufferSize = 0,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+    });
+
     /// <summary>Creates <paramref name="directory"/> 0700 if missing.</summary>
     public static void EnsurePrivateDirectory(string directory)
     {

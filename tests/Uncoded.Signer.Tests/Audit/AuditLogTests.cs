@@ -242,6 +242,19 @@ public sealed class AuditLifecycleTests
         Assert.Contains("AUDIT_UNAVAILABLE", signer.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_AuditLogUsedByAnotherSigner_RefusesToStart()
+    {
+        await using var first = await GuardedSigner.StartAsync(TestKeys.TestGuard);
+        var config = TestKeys.ConfigWithGuard(first.Dir.File("t.sock"), new Dictionary<string, (string, string)> { ["k"] = first.Key }, TestKeys.TestGuard,
+            auditPath: first.AuditPath);
+        var configPath = first.Dir.Write("second.json", System.Text.Json.JsonSerializer.Serialize(new { Signer = config }));
+        await using var second = await SignerProcess.StartWithConfigAsync(configPath, first.Dir.File("t.sock"), waitUntilListening: false);
+        Assert.Equal(3, await second.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("AUDIT_LOG_IN_USE", second.Log, StringComparison.Ordinal);
+        await first.SignAsync("GET", "/api/v3/account", Account);
+    }
+
     private static async Task Chattr(string flag, string path)
     {
         var result = await Run.ProcessAsync("chattr", [flag, path]);
