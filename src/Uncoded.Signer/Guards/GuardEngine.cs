@@ -21,18 +21,24 @@ internal sealed partial class GuardEngine : IDisposable
     private readonly string _stateDirectory;
     private readonly GroupCommit<KeyState> _persist;
     private readonly FileStream _lock;
+    private readonly Func<ulong> _auditSeq;
 
-    private GuardEngine(FrozenDictionary<string, KeyState> keys, string stateDirectory, FileStream lockFile, ILogger logger)
+    private GuardEngine(FrozenDictionary<string, KeyState> keys, string stateDirectory, FileStream lockFile, Func<ulong> auditSeq, ILogger logger)
     {
         _keys = keys;
+        _auditSeq = auditSeq;
         _lock = lockFile;
         _stateDirectory = stateDirectory;
         _persist = new GroupCommit<KeyState>("guard-state", "GUARD_STATE_UNAVAILABLE", "guard state", Persist,
             e => Log.GuardStateFailed(logger, e.GetType().Name, e.Message));
     }
 
-    /// <summary>Loads every key's persisted rolling window; a state file that cannot be read stops start-up (fail closed).</summary>
-    public static GuardEngine Open(SignerSettings settings, TimeProvider time, ILogger logger)
+    /// <summary>
+    /// Loads every key's persisted rolling window; a state file that cannot be read stops start-up
+    /// (fail closed), and so does one that saw more audit records than the log now holds (records
+    /// were cut off the end of the log). <paramref name="auditSeq"/> gives the log's last seq.
+    /// </summary>
+    public static GuardEngine Open(SignerSettings settings, TimeProvider time, ILogger logger, Func<ulong> auditSeq)
     {
         FileStream lockFile;
         try
@@ -47,7 +53,7 @@ internal sealed partial class GuardEngine : IDisposable
         }
         try
         {
-            return Load(settings, time, logger, lockFile);
+            return Load(settings, time, logger, lockFile, auditSeq);
         }
         catch
         {
@@ -56,7 +62,7 @@ internal sealed partial class GuardEngine : IDisposable
         }
     }
 
-    private static GuardEngine Load(SignerSettings settings, TimeProvider time, ILogger logger, FileStream lockFile)
+    private static GuardEngine Load(SignerSettings settings, TimeProvider time, ILogger logger, FileStream lockFile, Func<ulong> auditSeq)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var keys = new Dictionary<string, KeyState>(StringComparer.Ordinal);
@@ -80,10 +86,15 @@ internal sealed partial class GuardEngine : IDisposable
             {
                 window = new RollingWindow();
             }
+            if (window.AuditSeq > auditSeq())
+            {
+                throw new SignerException(ErrorKind.Configuration, "AUDIT_LOG_CORRUPT",
+                    $"guard state '{path}' was written after audit seq {window.AuditSeq}, but the audit log ends at seq {auditSeq()}: records were cut off the end of the log");
+            }
             Log.GuardStateLoaded(logger, key.Id, window.Total(now).ToString(System.Globalization.CultureInfo.InvariantCulture), path);
             keys[key.Id] = new KeyState(key.Id, path, key.Guard, window, now);
         }
-        return new GuardEngine(keys.ToFrozenDictionary(StringComparer.Ordinal), settings.StateDirectory, lockFile, logger);
+        return new GuardEngine(keys.ToFrozenDictionary(StringComparer.Ordinal), settings.StateDirectory, lockFile, auditSeq, logger);
     }
 
     /// <summary>
@@ -144,12 +155,13 @@ internal sealed partial class GuardEngine : IDisposable
 
     private void Persist(List<KeyState> batch, ulong[] results)
     {
+        var auditSeq = _auditSeq();
         foreach (var state in batch.Distinct())
         {
             byte[] content;
             lock (state)
             {
-                content = state.Window.Serialize(state.Id);
+                content = state.Window.Serialize(state.Id, auditSeq);
             }
             Durable.ReplaceFile(state.Path, content);
         }

@@ -42,7 +42,10 @@ internal sealed class RollingWindow
         }
     }
 
-    public byte[] Serialize(string keyId)
+    /// <summary>The audit log's last seq when this state was last written (a lower bound of what the log must hold).</summary>
+    public ulong AuditSeq { get; private set; }
+
+    public byte[] Serialize(string keyId, ulong auditSeq)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -50,6 +53,7 @@ internal sealed class RollingWindow
             json.WriteStartObject();
             json.WriteNumber("version", 1);
             json.WriteString("key", keyId);
+            json.WriteNumber("auditSeq", auditSeq);
             json.WriteStartArray("minutes");
             foreach (var (minute, notional) in _buckets)
             {
@@ -76,6 +80,7 @@ internal sealed class RollingWindow
             {
                 throw new FormatException("unexpected version or key");
             }
+            window.AuditSeq = root.GetProperty("auditSeq").GetUInt64();
             foreach (var entry in root.GetProperty("minutes").EnumerateArray())
             {
                 var notional = decimal.Parse(entry[1].GetString()!, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
@@ -84,7 +89,7 @@ internal sealed class RollingWindow
             }
             return window;
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException or FormatException)
         {
             throw new FormatException(e.GetType().Name, e);
         }

@@ -206,6 +206,23 @@ public sealed class AuditLifecycleTests
     }
 
     [Fact]
+    public async Task Restart_WholeRecordsCutOffTheEnd_GuardStateNotices()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
+        for (var i = 0; i < 3; i++)
+        {
+            await signer.SignAsync("POST", "/api/v3/order", "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp={now}");
+        }
+        signer.Process.Kill();
+        var lines = signer.AuditLines();
+        await File.WriteAllLinesAsync(signer.AuditPath, lines[..^2]);
+        Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath)).ExitCode);
+        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false);
+        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("records were cut off the end of the log", again.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sign_LogBecomesUnwritable_FailsClosed()
     {
         await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
