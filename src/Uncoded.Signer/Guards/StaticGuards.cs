@@ -4,7 +4,7 @@ using Uncoded.Signer.Service;
 namespace Uncoded.Signer.Guards;
 
 /// <summary>
-/// The stateless guards, in order: never-sign path, endpoint allowlist, never-sign parameters,
+/// The stateless guards, in order: never-sign path, never-sign parameters, endpoint allowlist,
 /// endpoint schema, freshness, then for order-creating endpoints symbol, order type and shape,
 /// and the per-order caps. <paramref name="notional"/> is what a signed order adds to the
 /// rolling 24 h cap (null: the endpoint creates no order).
@@ -19,16 +19,16 @@ internal static class StaticGuards
         {
             return decision;
         }
+        decision = NeverSign.CheckParameters(payload);
+        if (!decision.IsAllowed)
+        {
+            return decision;
+        }
         var name = method + " " + path;
         if (!guard.Endpoints.TryGetValue(name, out var schema))
         {
             return GuardDecision.Deny(ErrorKind.Denied, "ENDPOINT_NOT_ALLOWED", "endpoint", name, "Guard:Endpoints",
                 $"'{GuardDecision.Clip(name)}' is not an endpoint this key may sign for");
-        }
-        decision = NeverSign.CheckParameters(payload);
-        if (!decision.IsAllowed)
-        {
-            return decision;
         }
         decision = CheckSchema(schema, payload);
         if (!decision.IsAllowed)

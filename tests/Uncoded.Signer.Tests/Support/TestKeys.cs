@@ -69,6 +69,8 @@ internal static class TestKeys
     {
         Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 1000m, MaxQuantity = 1000m } },
         MaxDailyNotional = 1_000_000m,
+        MaxClockSkewMs = 2000,
+        MaxRecvWindowMs = 5000,
         SignaturesPerMinute = 100_000,
         SignaturesPerMinutePerPeer = 100_000,
     };
