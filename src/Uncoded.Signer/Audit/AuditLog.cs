@@ -38,7 +38,7 @@ internal sealed class AuditLog : IDisposable
         _offset = offset;
         _seq = seq;
         _prevHex = prevHex;
-        _commit = new GroupCommit<AuditEntry>("audit-log", "AUDIT_UNAVAILABLE", "audit log", Commit,
+        _commit = new GroupCommit<AuditEntry>("AUDIT_UNAVAILABLE", "audit log", Commit,
             e => Log.AuditFailed(logger, path, e.GetType().Name, e.Message));
     }
 
@@ -200,7 +200,6 @@ internal sealed class AuditLog : IDisposable
 
     public void Dispose()
     {
-        _commit.Dispose();
         _stream.Dispose();
         _lock.Dispose();
     }

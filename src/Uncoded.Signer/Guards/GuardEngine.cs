@@ -29,7 +29,7 @@ internal sealed partial class GuardEngine : IDisposable
         _auditSeq = auditSeq;
         _lock = lockFile;
         _stateDirectory = stateDirectory;
-        _persist = new GroupCommit<KeyState>("guard-state", "GUARD_STATE_UNAVAILABLE", "guard state", Persist,
+        _persist = new GroupCommit<KeyState>("GUARD_STATE_UNAVAILABLE", "guard state", Persist,
             e => Log.GuardStateFailed(logger, e.GetType().Name, e.Message));
     }
 
@@ -178,7 +178,6 @@ internal sealed partial class GuardEngine : IDisposable
 
     public void Dispose()
     {
-        _persist.Dispose();
         _lock.Dispose();
     }
 

@@ -44,13 +44,18 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
             throw;
         }
         // Durable before signing: the audit record and (when an order was admitted) the rolling
-        // cap. Not cancellable: once admitted, the record is written whether or not the caller waits.
-        var append = audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null));
-        if (mustPersist)
+        // cap, flushed concurrently. Not cancellable: once admitted, the record is written whether
+        // or not the caller waits.
+        var persist = mustPersist ? Task.Run(() => guards.PersistAsync(keyId), CancellationToken.None) : Task.CompletedTask;
+        ulong seq;
+        try
         {
-            await guards.PersistAsync(keyId).ConfigureAwait(false);
+            seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null)).ConfigureAwait(false);
         }
-        var seq = await append.ConfigureAwait(false);
+        finally
+        {
+            await persist.ConfigureAwait(false);
+        }
         var raw = await key.Key.SignAsync(payload, cancellationToken).ConfigureAwait(false);
         return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
     }
