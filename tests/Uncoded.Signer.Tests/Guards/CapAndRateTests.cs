@@ -11,10 +11,12 @@ public sealed class CapAndRateTests
     /// <summary>Notional 1 per order (price 1 × quantity 1).</summary>
     private const string OneUnit = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=1&recvWindow=5000&timestamp={now}";
 
+    // The widest skew configuration allows: 1,000 calls stamped at once may queue for seconds on a busy machine.
     private static object CapGuard(decimal maxDaily, int perMinute = 100_000, int perPeer = 100_000) => new
     {
         Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 10m } },
         MaxDailyNotional = maxDaily,
+        MaxClockSkewMs = 10_000,
         SignaturesPerMinute = perMinute,
         SignaturesPerMinutePerPeer = perPeer,
     };
