@@ -40,4 +40,35 @@ internal static partial class Log
 
     [LoggerMessage(103, LogLevel.Warning, "PKCS#11 key {KeyId}: the token marks it extractable (CKA_EXTRACTABLE=true); generate keys with `uncoded-signer keygen --pkcs11-module ...` so they cannot leave the token")]
     public static partial void Pkcs11KeyExtractable(ILogger logger, string keyId);
+
+    // 200-299: guards.
+    [LoggerMessage(200, LogLevel.Information, "Guard state for key {KeyId}: 24 h notional {Total} (from {Path})")]
+    public static partial void GuardStateLoaded(ILogger logger, string keyId, string total, string path);
+
+    [LoggerMessage(201, LogLevel.Critical, "Guard state cannot be persisted ({ExceptionType}: {Detail}); refusing every signature until restart")]
+    public static partial void GuardStateFailed(ILogger logger, string exceptionType, string detail);
+
+    [LoggerMessage(202, LogLevel.Information, "Guards for key {KeyId}: endpoints [{Endpoints}], symbols [{Symbols}], order types [{OrderTypes}], max 24 h notional {MaxDaily}, skew ±{SkewMs} ms, recvWindow ≤ {RecvWindowMs} ms, {PerMinute}/min per key, {PerPeer}/min per peer")]
+    public static partial void GuardsConfigured(ILogger logger, string keyId, string endpoints, string symbols, string orderTypes, string maxDaily,
+        int skewMs, int recvWindowMs, int perMinute, int perPeer);
+
+    // 300-399: audit log.
+    [LoggerMessage(300, LogLevel.Information, "Audit log {Path} created with a new genesis")]
+    public static partial void AuditCreated(ILogger logger, string path);
+
+    [LoggerMessage(301, LogLevel.Information, "Audit log {Path} continued after seq {Seq} (tail verified)")]
+    public static partial void AuditContinued(ILogger logger, string path, ulong seq);
+
+    [LoggerMessage(302, LogLevel.Critical, "Audit log {Path} cannot be written ({ExceptionType}: {Detail}); refusing every signature until restart")]
+    public static partial void AuditFailed(ILogger logger, string path, string exceptionType, string detail);
+
+    [LoggerMessage(303, LogLevel.Error, "A refusal ({Reason}) could not be audited: {Detail}")]
+    public static partial void RefusalNotAudited(ILogger logger, string reason, string detail);
+
+    // 400-499: process hardening.
+    [LoggerMessage(400, LogLevel.Information, "Hardening in effect: {Item}")]
+    public static partial void HardeningApplied(ILogger logger, string item);
+
+    [LoggerMessage(401, LogLevel.Warning, "Hardening NOT in effect: {Item}")]
+    public static partial void HardeningMissing(ILogger logger, string item);
 }

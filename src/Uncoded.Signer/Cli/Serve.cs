@@ -1,5 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Console;
+using Uncoded.Signer.Audit;
+using Uncoded.Signer.Guards;
+using Uncoded.Signer.Hardening;
 using Uncoded.Signer.Service;
 using Uncoded.Signer.Transport;
 
@@ -35,15 +38,30 @@ internal static class Serve
             .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         var bootLog = bootLoggers.CreateLogger("Uncoded.Signer");
 
+        // Before any key is in memory: no core dumps, no same-uid ptrace; refuse writable config, socket, audit or state directories.
+        ProcessHardening.LockDownProcess(bootLog);
+        ProcessHardening.CheckPermissions(configFile, settings);
+
         using var keys = KeyRing.Load(settings, bootLog);
         foreach (var key in keys.All)
         {
             Log.KeyLoaded(bootLog, key.Id, Backends.SignatureEncoding.Name(key.Key.Algorithm), settings.Keys[key.Id].BackendName);
         }
+        ProcessHardening.ReportKeyMemory(bootLog);
         UnixSocketTransport.PrepareSocketPath(settings.SocketPath, bootLog);
+        var time = TimeProvider.System;
+        using var audit = AuditLog.Open(settings.AuditPath, time, bootLog);
+        using var guards = GuardEngine.Open(settings, time, bootLog, () => audit.LastSeq);
+        foreach (var key in settings.Keys.Values)
+        {
+            LogGuards(bootLog, key);
+        }
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(audit);
+        builder.Services.AddSingleton(guards);
         builder.Services.AddSingleton<SignPipeline>();
         builder.Services.AddGrpc(o =>
         {
@@ -70,5 +88,14 @@ internal static class Serve
             File.Delete(settings.SocketPath);
         }
         return 0;
+    }
+
+    private static void LogGuards(ILogger logger, KeySettings key)
+    {
+        var g = key.Guard;
+        Log.GuardsConfigured(logger, key.Id, string.Join(", ", g.Endpoints.Keys), string.Join(", ",
+            g.Symbols.Select(s => $"{s.Key} (≤ {s.Value.MaxOrderNotional.ToString(System.Globalization.CultureInfo.InvariantCulture)}/order)")),
+            string.Join(", ", g.OrderTypes), g.MaxDailyNotional.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            g.MaxClockSkewMs, g.MaxRecvWindowMs, g.SignaturesPerMinute, g.SignaturesPerMinutePerPeer);
     }
 }

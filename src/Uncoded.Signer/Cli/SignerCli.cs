@@ -11,7 +11,7 @@ namespace Uncoded.Signer.Cli;
 /// <summary>
 /// The <c>uncoded-signer</c> binary. Exit codes: 0 success, 1 usage error, 2 bad input,
 /// 3 configuration or key problem (wrong passphrase, tampered file, bad permissions),
-/// 4 device unavailable, 70 internal error.
+/// 4 device unavailable, 5 audit chain broken (verify-audit), 70 internal error.
 /// </summary>
 internal static class SignerCli
 {
@@ -23,6 +23,7 @@ internal static class SignerCli
         root.Subcommands.Add(SealCommand());
         root.Subcommands.Add(PubkeyCommand());
         root.Subcommands.Add(Pkcs11CliOptions.SealIntoTokenCommand(Guarded));
+        root.Subcommands.Add(VerifyAuditCommand());
         return root.Parse(args).InvokeAsync();
     }
 
@@ -178,6 +179,47 @@ internal static class SignerCli
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    /// <summary>Exit code of verify-audit when the chain is broken.</summary>
+    public const int AuditChainBroken = 5;
+
+    private static Command VerifyAuditCommand()
+    {
+        var log = new Option<FileInfo>("--log") { Description = "the signer's audit log (Signer:Audit:Path)", Required = true };
+        var minSeq = new Option<ulong>("--min-seq")
+        {
+            Description = "also fail if the log ends before this seq (e.g. the highest audit_seq a client journaled): detects records cut off the end",
+        };
+        var command = new Command("verify-audit", $"Check the audit log's whole hash chain; exit 0 if intact, {AuditChainBroken} at the first bad record.") { log, minSeq };
+        command.SetAction((parse, _) => Guarded(() => Task.FromResult(VerifyAudit(parse.GetValue(log)!, parse.GetValue(minSeq)))));
+        return command;
+    }
+
+    private static int VerifyAudit(FileInfo log, ulong minSeq)
+    {
+        Audit.AuditVerdict verdict;
+        try
+        {
+            using var stream = new FileStream(log.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 64 * 1024);
+            verdict = Audit.AuditVerifier.Verify(stream);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.InvalidRequest, "AUDIT_UNREADABLE", $"cannot read '{log.FullName}': {e.Message}");
+        }
+        if (verdict.Ok && (ulong)verdict.Records < minSeq)
+        {
+            Console.Error.WriteLine($"{log.FullName}: FAILED: the chain is intact but ends at seq {verdict.Records}, before seq {minSeq}: records were cut off the end");
+            return AuditChainBroken;
+        }
+        if (verdict.Ok)
+        {
+            Console.Out.WriteLine($"{log.FullName}: {verdict.Message}");
+            return 0;
+        }
+        Console.Error.WriteLine($"{log.FullName}: FAILED at {verdict.Message}");
+        return AuditChainBroken;
     }
 
     /// <summary>Seals <paramref name="material"/> to a new file; returns the text to show (public key PEM or a note).</summary>

@@ -28,6 +28,25 @@ internal static partial class Libc
     [LibraryImport("libc")]
     public static partial uint umask(uint mask);
 
+    public const int O_RDONLY = 0;
+    public const int O_DIRECTORY = 0x10000;
+    public const int O_CLOEXEC = 0x80000;
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getrlimit(int resource, out RLimit limit);
+
     [LibraryImport("libc")]
     public static partial uint getuid();
 

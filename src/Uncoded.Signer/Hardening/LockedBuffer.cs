@@ -10,6 +10,10 @@ namespace Uncoded.Signer.Hardening;
 /// </summary>
 internal sealed unsafe class LockedBuffer : IDisposable
 {
+    private static int s_locked;
+    private static int s_unlocked;
+    private static int s_excluded;
+    private static int s_notExcluded;
     private readonly nint _address;
     private readonly nuint _capacity;
     private int _disposed;
@@ -24,6 +28,8 @@ internal sealed unsafe class LockedBuffer : IDisposable
         NativeMemory.Clear((void*)_address, _capacity);
         IsLocked = Libc.mlock(_address, _capacity) == 0;
         IsExcludedFromDumps = Libc.madvise(_address, _capacity, Libc.MADV_DONTDUMP) == 0;
+        Interlocked.Increment(ref IsLocked ? ref s_locked : ref s_unlocked);
+        Interlocked.Increment(ref IsExcludedFromDumps ? ref s_excluded : ref s_notExcluded);
     }
 
     public static LockedBuffer CopyOf(ReadOnlySpan<byte> source)
@@ -32,6 +38,10 @@ internal sealed unsafe class LockedBuffer : IDisposable
         source.CopyTo(buffer.Span);
         return buffer;
     }
+
+    /// <summary>How many buffers were locked / not locked and excluded / not excluded from dumps (for the start-up report).</summary>
+    public static (int Locked, int Unlocked, int Excluded, int NotExcluded) Stats =>
+        (Volatile.Read(ref s_locked), Volatile.Read(ref s_unlocked), Volatile.Read(ref s_excluded), Volatile.Read(ref s_notExcluded));
 
     public int Length { get; }
 

@@ -1,61 +1,105 @@
+using Uncoded.Signer.Audit;
 using Uncoded.Signer.Backends;
+using Uncoded.Signer.Guards;
 using Uncoded.Signer.Transport;
 
 namespace Uncoded.Signer.Service;
 
 /// <summary>
-/// The order of work for every Sign call: validate the request, look up the key, sign, answer.
-/// Guards and the audit log slot in between validation and signing (check → persist → sign).
+/// The order of work for every Sign call: validate and parse the request, check every guard
+/// (admitting the signature into the key's rate and rolling caps), persist the guard state and
+/// append the audit record durably, sign, answer. Nothing is signed that is not on disk first;
+/// refusals are audited too.
 /// </summary>
-internal sealed class SignPipeline(KeyRing keys)
+internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog audit, TimeProvider time, ILogger<SignPipeline> logger)
 {
-    public const int MaxPayloadBytes = 4096;
+    public const int MaxPayloadBytes = PayloadParser.MaxBytes;
     public const int MaxPathBytes = 256;
     private static readonly string[] Methods = ["GET", "POST", "PUT", "DELETE"];
 
     public async ValueTask<SignResult> SignAsync(string keyId, string method, string path, ReadOnlyMemory<byte> payload,
         PeerCredentials? peer, CancellationToken cancellationToken)
     {
-        ValidateRequest(method, path, payload.Span);
-        if (!keys.TryGet(keyId, out var key))
+        var now = time.GetUtcNow();
+        LoadedKey? key = null;
+        var mustPersist = false;
+        try
         {
-            throw new SignerException(ErrorKind.UnknownKey, "UNKNOWN_KEY", "no key with that key_id is configured",
-                new Dictionary<string, string> { ["key_id"] = Printable(keyId) });
+            ValidateRequest(method, path, payload.Span);
+            if (!keys.TryGet(keyId, out key))
+            {
+                throw new SignerException(ErrorKind.UnknownKey, "UNKNOWN_KEY", "no key with that key_id is configured",
+                    new Dictionary<string, string> { ["key_id"] = Printable(keyId) });
+            }
+            var decision = guards.Check(keyId, method, path, payload.Span, peer, now.ToUnixTimeMilliseconds(), out mustPersist);
+            if (!decision.IsAllowed)
+            {
+                throw decision.ToException();
+            }
+        }
+        catch (SignerException refusal)
+        {
+            await AuditRefusalAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), false, refusal.Reason, refusal.Metadata),
+                refusal).ConfigureAwait(false);
+            throw;
+        }
+        // Durable before signing: the audit record and (when an order was admitted) the rolling
+        // cap, flushed concurrently. Not cancellable: once admitted, the record is written whether
+        // or not the caller waits.
+        var persist = mustPersist ? Task.Run(() => guards.PersistAsync(keyId), CancellationToken.None) : Task.CompletedTask;
+        ulong seq;
+        try
+        {
+            seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await persist.ConfigureAwait(false);
         }
         var raw = await key.Key.SignAsync(payload, cancellationToken).ConfigureAwait(false);
-        return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), 0);
+        return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
+    }
+
+    private async Task AuditRefusalAsync(AuditEntry entry, SignerException refusal)
+    {
+        try
+        {
+            await audit.AppendAsync(entry).ConfigureAwait(false);
+        }
+        catch (SignerException e)
+        {
+            // The caller gets the refusal it earned; the audit failure is already logged as critical.
+            Log.RefusalNotAudited(logger, refusal.Reason, e.Reason);
+        }
     }
 
     public static void ValidateRequest(string method, string path, ReadOnlySpan<byte> payload)
     {
         if (!Methods.Contains(method, StringComparer.Ordinal))
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "BAD_METHOD", "method must be GET, POST, PUT or DELETE",
-                new Dictionary<string, string> { ["observed"] = Printable(method) });
+            throw Invalid("BAD_METHOD", method, "GET|POST|PUT|DELETE", "method must be GET, POST, PUT or DELETE");
         }
         if (path.Length is 0 or > MaxPathBytes || path[0] != '/' || path.Any(c => c is < '!' or > '~' || c is '?' or '#'))
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "BAD_PATH",
-                $"path must start with '/', be printable ASCII without '?' or '#', at most {MaxPathBytes} bytes");
+            throw Invalid("BAD_PATH", path, "/printable-ASCII", $"path must start with '/', be printable ASCII without '?' or '#', at most {MaxPathBytes} bytes");
         }
-        if (payload.IsEmpty)
+        var decision = PayloadParser.CheckSize(payload);
+        if (!decision.IsAllowed)
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "EMPTY_PAYLOAD", "payload is empty");
-        }
-        if (payload.Length > MaxPayloadBytes)
-        {
-            throw new SignerException(ErrorKind.InvalidRequest, "PAYLOAD_TOO_LARGE", $"payload exceeds {MaxPayloadBytes} bytes",
-                new Dictionary<string, string> { ["observed"] = payload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), ["limit"] = "4096" });
+            throw decision.ToException();
         }
         foreach (var b in payload)
         {
             if (b is < 0x21 or > 0x7E)
             {
-                throw new SignerException(ErrorKind.InvalidRequest, "NON_ASCII_PAYLOAD",
+                throw Invalid("NON_ASCII_PAYLOAD", "a byte outside 0x21-0x7E", "percent-encoded printable ASCII",
                     "payload must be percent-encoded printable ASCII (no spaces, control characters or raw UTF-8)");
             }
         }
     }
+
+    private static SignerException Invalid(string reason, string observed, string limit, string message) =>
+        GuardDecision.Deny(ErrorKind.InvalidRequest, reason, "request", observed, limit, message).ToException();
 
     /// <summary>Echo caller-supplied text into errors only in a safe, bounded form.</summary>
     public static string Printable(string value)

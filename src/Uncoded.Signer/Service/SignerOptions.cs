@@ -10,6 +10,17 @@ internal sealed class SignerOptions
     public AllowedPeersOptions AllowedPeers { get; set; } = new();
 
     public Dictionary<string, KeyOptions> Keys { get; set; } = new(StringComparer.Ordinal);
+
+    public AuditOptions Audit { get; set; } = new();
+
+    /// <summary>Where the guards persist their state (the rolling 24 h notional per key); created 0700.</summary>
+    public string StateDirectory { get; set; } = "/var/lib/uncoded-signer/state";
+}
+
+internal sealed class AuditOptions
+{
+    /// <summary>The hash-chained audit log (JSON lines); its directory is created 0700.</summary>
+    public string Path { get; set; } = "/var/lib/uncoded-signer/audit.log";
 }
 
 internal sealed class AllowedPeersOptions
@@ -29,6 +40,9 @@ internal sealed class KeyOptions
     public SealedFileOptions? SealedFile { get; set; }
 
     public Pkcs11Options? Pkcs11 { get; set; }
+
+    /// <summary>The key's guards (docs/guards.md). Absent: the safe defaults (no new order is signed).</summary>
+    public Guards.GuardOptions? Guard { get; set; }
 }
 
 internal sealed class SealedFileOptions

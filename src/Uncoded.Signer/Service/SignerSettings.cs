@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Configuration;
 using Uncoded.Signer.Backends.Pkcs11;
+using Uncoded.Signer.Guards;
 using Uncoded.Signer.Hardening;
 using Uncoded.Signer.Secrets;
 
@@ -11,7 +12,9 @@ internal sealed record SignerSettings(
     string SocketPath,
     FrozenSet<uint> AllowedUids,
     FrozenSet<uint> AllowedGids,
-    FrozenDictionary<string, KeySettings> Keys)
+    FrozenDictionary<string, KeySettings> Keys,
+    string AuditPath,
+    string StateDirectory)
 {
     public static readonly string[] KnownRootSections = ["Signer", "Logging"];
 
@@ -54,6 +57,7 @@ internal sealed record SignerSettings(
             {
                 problems.Add($"{where}:ApiKey is required");
             }
+            var guard = GuardSettings.From(key.Guard, $"{where}:Guard", problems);
             if ((key.SealedFile is null) == (key.Pkcs11 is null))
             {
                 problems.Add($"{where} needs exactly one backend: SealedFile or Pkcs11");
@@ -63,7 +67,7 @@ internal sealed record SignerSettings(
             {
                 if (Pkcs11KeySettings.From(key.Pkcs11, $"{where}:Pkcs11", problems) is { } pkcs11)
                 {
-                    keys[id] = new KeySettings(id, key.ApiKey, "", new SecretSource(), pkcs11);
+                    keys[id] = new KeySettings(id, key.ApiKey, "", new SecretSource(), guard, pkcs11);
                 }
                 continue;
             }
@@ -77,7 +81,14 @@ internal sealed record SignerSettings(
             {
                 problems.Add($"{where}:SealedFile needs exactly one of PassphraseFile, PassphraseEnv, PassphraseCredential");
             }
-            keys[id] = new KeySettings(id, key.ApiKey, sealedFile.Path, source);
+            keys[id] = new KeySettings(id, key.ApiKey, sealedFile.Path, source, guard);
+        }
+        foreach (var (name, value) in new[] { ("Signer:Audit:Path", options.Audit.Path), ("Signer:StateDirectory", options.StateDirectory) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || !Path.IsPathRooted(value))
+            {
+                problems.Add($"{name} must be an absolute path");
+            }
         }
         if (problems.Count > 0)
         {
@@ -89,12 +100,14 @@ internal sealed record SignerSettings(
         {
             uids = new[] { Libc.getuid() }.ToFrozenSet();
         }
-        return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal));
+        return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal),
+            options.Audit.Path, options.StateDirectory);
     }
 }
 
 /// <summary>One key. A PKCS#11 key has <see cref="Pkcs11"/> set (and no sealed file path or passphrase).</summary>
-internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase, Pkcs11KeySettings? Pkcs11 = null)
+internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase, GuardSettings Guard,
+    Pkcs11KeySettings? Pkcs11 = null)
 {
     public string BackendName => Pkcs11 is null ? "sealed file" : $"PKCS#11 {Pkcs11.TokenDescription}";
 }

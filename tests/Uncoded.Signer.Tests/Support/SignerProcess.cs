@@ -50,15 +50,24 @@ internal sealed class SignerProcess : IAsyncDisposable
         return await StartWithConfigAsync(configPath, socketPath, waitUntilListening, env);
     }
 
+    /// <param name="wrapper">A command that execs the signer (e.g. setpriv with options); the pid stays the signer's.</param>
     public static async Task<SignerProcess> StartWithConfigAsync(string configPath, string socketPath, bool waitUntilListening = true,
-        IDictionary<string, string?>? env = null)
+        IDictionary<string, string?>? env = null, string[]? wrapper = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(wrapper is { Length: > 0 } ? wrapper[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (wrapper is { Length: > 0 })
+        {
+            foreach (var arg in wrapper[1..])
+            {
+                info.ArgumentList.Add(arg);
+            }
+            info.ArgumentList.Add("dotnet");
+        }
         info.ArgumentList.Add(Repo.SignerDll);
         info.ArgumentList.Add("serve");
         info.ArgumentList.Add("--config");

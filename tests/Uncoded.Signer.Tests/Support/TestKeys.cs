@@ -37,15 +37,50 @@ internal static class TestKeys
     public static (string SealedPath, string PassphrasePath) SealGenerated(TempDir dir, string name, string type) =>
         Seal(dir, name, KeyFactory.Generate(type, "test", DateTimeOffset.UnixEpoch));
 
-    /// <summary>A "Signer" config section with one sealed key per entry.</summary>
-    public static object Config(string socketPath, IDictionary<string, (string SealedPath, string PassphrasePath)> keys, object? allowedPeers = null) => new
+    /// <summary>
+    /// A "Signer" config section with one sealed key per entry, the audit log and guard state next
+    /// to the socket, and <see cref="TestGuard"/> on every key (Binance's example order is allowed
+    /// when its timestamp is fresh: use <see cref="FreshExamplePayload"/>).
+    /// </summary>
+    public static object Config(string socketPath, IDictionary<string, (string SealedPath, string PassphrasePath)> keys, object? allowedPeers = null) =>
+        ConfigWithGuard(socketPath, keys, TestGuard, allowedPeers);
+
+    /// <summary>Like <see cref="Config"/> with an explicit "Guard" section for every key (null: the built-in defaults).</summary>
+    public static object ConfigWithGuard(string socketPath, IDictionary<string, (string SealedPath, string PassphrasePath)> keys, object? guard,
+        object? allowedPeers = null, string? auditPath = null) => new
     {
         SocketPath = socketPath,
         AllowedPeers = allowedPeers ?? new { Uids = new[] { Hardening.Libc.getuid() } },
+        Audit = new { Path = auditPath ?? Path.Combine(Path.GetDirectoryName(socketPath)!, "audit.log") },
+        StateDirectory = Path.Combine(Path.GetDirectoryName(socketPath)!, "state"),
         Keys = keys.ToDictionary(k => k.Key, k => new
         {
             ApiKey = "api-key-" + k.Key,
             SealedFile = new { Path = k.Value.SealedPath, PassphraseFile = k.Value.PassphrasePath },
+            Guard = guard,
         }),
     };
+
+    /// <summary>
+    /// The guard the foundation tests run with: default endpoints, order types and freshness
+    /// (±2000 ms, recvWindow ≤ 5000), LTCBTC allowed with generous caps, a high rate limit.
+    /// </summary>
+    public static readonly object TestGuard = new
+    {
+        Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 1000m, MaxQuantity = 1000m } },
+        MaxDailyNotional = 1_000_000m,
+        MaxClockSkewMs = 2000,
+        MaxRecvWindowMs = 5000,
+        SignaturesPerMinute = 100_000,
+        SignaturesPerMinutePerPeer = 100_000,
+    };
+
+    /// <summary>Binance's example order (BINANCE.md) with a timestamp of now, so the freshness guard accepts it.</summary>
+    public static string FreshExamplePayload() => WithTimestamp(BinanceExamplePayload, NowMs());
+
+    /// <summary>Replaces the value of <c>timestamp=</c> in <paramref name="payload"/>.</summary>
+    public static string WithTimestamp(string payload, long timestampMs) =>
+        System.Text.RegularExpressions.Regex.Replace(payload, "timestamp=[0-9]+", $"timestamp={timestampMs}");
+
+    public static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 }

@@ -1,0 +1,81 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Uncoded.Signer.Transport;
+
+namespace Uncoded.Signer.Audit;
+
+/// <summary>
+/// What one Sign call asked for and what the signer decided. Everything in it came from the
+/// request or from the guards: the key's secret never reaches this type.
+/// </summary>
+internal sealed record AuditEntry(
+    DateTimeOffset Time,
+    PeerCredentials? Peer,
+    string KeyId,
+    string Method,
+    string Path,
+    byte[] Payload,
+    bool Allowed,
+    string? Reason,
+    IReadOnlyDictionary<string, string>? Detail)
+{
+    public const string Allow = "allow";
+    public const string Deny = "deny";
+
+    private static readonly JsonWriterOptions Options = new()
+    {
+        // Payloads stay readable (& = % untouched); quotes, backslashes and control characters are still escaped.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+    };
+
+    /// <summary>One JSON line (without the newline), fields in a fixed order.</summary>
+    public void WriteLine(IBufferWriter<byte> output, ulong seq, string prevHex)
+    {
+        using var json = new Utf8JsonWriter(output, Options);
+        json.WriteStartObject();
+        json.WriteNumber("seq", seq);
+        json.WriteString("time", Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture));
+        json.WriteStartObject("peer");
+        if (Peer is null)
+        {
+            json.WriteNull("pid");
+            json.WriteNull("uid");
+            json.WriteNull("gid");
+        }
+        else
+        {
+            json.WriteNumber("pid", Peer.Pid);
+            json.WriteNumber("uid", Peer.Uid);
+            json.WriteNumber("gid", Peer.Gid);
+        }
+        json.WriteEndObject();
+        json.WriteString("key", KeyId);
+        json.WriteString("method", Method);
+        json.WriteString("path", Path);
+        // Latin-1 maps every byte to one character, so even a refused non-ASCII payload is recorded losslessly.
+        json.WriteString("payload", Encoding.Latin1.GetString(Payload));
+        json.WriteString("decision", Allowed ? Allow : Deny);
+        if (Reason is null)
+        {
+            json.WriteNull("reason");
+        }
+        else
+        {
+            json.WriteString("reason", Reason);
+        }
+        if (Detail is { Count: > 0 })
+        {
+            json.WriteStartObject("detail");
+            foreach (var (name, value) in Detail)
+            {
+                json.WriteString(name, value);
+            }
+            json.WriteEndObject();
+        }
+        json.WriteString("prev", prevHex);
+        json.WriteEndObject();
+    }
+}

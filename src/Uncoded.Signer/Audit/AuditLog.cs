@@ -1,0 +1,206 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+using Uncoded.Signer.Hardening;
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Audit;
+
+/// <summary>
+/// The signer's flight recorder: append-only JSON lines, each carrying <c>prev</c> = SHA-256
+/// (hex) of the line before it; the first line is a header holding a random genesis value.
+/// Every record is written and fdatasync'ed before the Sign call is answered; concurrent calls
+/// share one write and one fdatasync (group commit). If a write fails, every later call fails
+/// closed with AUDIT_UNAVAILABLE.
+/// </summary>
+internal sealed class AuditLog : IDisposable
+{
+    public const string HeaderType = "uncoded-signer-audit";
+    public const int Version = 1;
+
+    private readonly FileStream _lock;
+    private readonly FileStream _stream;
+    private readonly SafeFileHandle _file;
+    private readonly GroupCommit<AuditEntry> _commit;
+    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    private readonly ArrayBufferWriter<byte> _line = new(8 * 1024);
+    private long _offset;
+    private ulong _seq;
+    private string _prevHex;
+
+    private AuditLog(string path, FileStream lockFile, FileStream stream, long offset, ulong seq, string prevHex, ILogger logger)
+    {
+        Path = path;
+        _lock = lockFile;
+        _stream = stream;
+        _file = stream.SafeFileHandle;
+        _offset = offset;
+        _seq = seq;
+        _prevHex = prevHex;
+        _commit = new GroupCommit<AuditEntry>("AUDIT_UNAVAILABLE", "audit log", Commit,
+            e => Log.AuditFailed(logger, path, e.GetType().Name, e.Message));
+    }
+
+    public string Path { get; }
+
+    /// <summary>The sequence number of the last record on disk.</summary>
+    public ulong LastSeq => Volatile.Read(ref _seq);
+
+    /// <summary>Opens (or creates, with a fresh genesis) the log and continues its chain after verifying the tail.</summary>
+    public static AuditLog Open(string path, TimeProvider time, ILogger logger)
+    {
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        FileStream lockFile;
+        FileStream stream;
+        SafeFileHandle file;
+        try
+        {
+            Durable.EnsurePrivateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "AUDIT_UNAVAILABLE", $"cannot open the audit log '{path}': {e.Message}", inner: e);
+        }
+        try
+        {
+            lockFile = Durable.Lock(path + ".lock");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "AUDIT_LOG_IN_USE",
+                $"cannot lock '{path}.lock': another signer is writing this audit log, or it is not writable ({e.Message})", inner: e);
+        }
+        try
+        {
+            stream = Durable.OpenPrivate(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
+            file = stream.SafeFileHandle;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            lockFile.Dispose();
+            throw new SignerException(ErrorKind.Configuration, "AUDIT_UNAVAILABLE", $"cannot open the audit log '{path}': {e.Message}", inner: e);
+        }
+        try
+        {
+            var length = RandomAccess.GetLength(file);
+            if (length == 0)
+            {
+                var header = Header(time.GetUtcNow());
+                RandomAccess.Write(file, header, 0);
+                Durable.DataSync(file);
+                Durable.SyncDirectory(directory);
+                Log.AuditCreated(logger, path);
+                return new AuditLog(path, lockFile, stream, header.Length, 0, Hash(header.AsSpan(0, header.Length - 1)), logger);
+            }
+            var (seq, prevHex) = ReadTail(file, length, path);
+            Log.AuditContinued(logger, path, seq);
+            return new AuditLog(path, lockFile, stream, length, seq, prevHex, logger);
+        }
+        catch (Exception e)
+        {
+            stream.Dispose();
+            lockFile.Dispose();
+            throw e is SignerException ? e : new SignerException(ErrorKind.Configuration, "AUDIT_UNAVAILABLE",
+                $"cannot initialise the audit log '{path}': {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary>Appends <paramref name="entry"/> durably; returns its sequence number. Fails with AUDIT_UNAVAILABLE.</summary>
+    public Task<ulong> AppendAsync(AuditEntry entry) => _commit.EnqueueAsync(entry);
+
+    private void Commit(List<AuditEntry> batch, ulong[] results)
+    {
+        _buffer.ResetWrittenCount();
+        var seq = _seq;
+        var prev = _prevHex;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            seq++;
+            _line.ResetWrittenCount();
+            batch[i].WriteLine(_line, seq, prev);
+            prev = Hash(_line.WrittenSpan);
+            _buffer.Write(_line.WrittenSpan);
+            _buffer.Write("\n"u8);
+            results[i] = seq;
+        }
+        RandomAccess.Write(_file, _buffer.WrittenSpan, _offset);
+        Durable.DataSync(_file);
+        _offset += _buffer.WrittenCount;
+        _prevHex = prev;
+        Volatile.Write(ref _seq, seq);
+    }
+
+    public static string Hash(ReadOnlySpan<byte> line) => Convert.ToHexStringLower(SHA256.HashData(line));
+
+    private static byte[] Header(DateTimeOffset now)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(output))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", HeaderType);
+            json.WriteNumber("version", Version);
+            json.WriteString("genesis", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
+            json.WriteString("created", now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture));
+            json.WriteEndObject();
+        }
+        return [.. output.WrittenSpan, (byte)'\n'];
+    }
+
+    /// <summary>
+    /// Reads the last two lines: the last must be complete and the chain between them must hold,
+    /// else start-up stops (fail closed) and the operator runs <c>verify-audit</c>.
+    /// </summary>
+    private static (ulong Seq, string PrevHex) ReadTail(SafeFileHandle file, long length, string path)
+    {
+        var size = (int)Math.Min(length, 256 * 1024);
+        var tail = new byte[size];
+        RandomAccess.Read(file, tail, length - size);
+        if (tail[^1] != (byte)'\n')
+        {
+            throw Corrupt(path, "its last line is incomplete (truncated mid-line)");
+        }
+        var body = tail.AsSpan(0, size - 1);
+        var lastStart = body.LastIndexOf((byte)'\n') + 1;
+        if (lastStart == 0 && size < length)
+        {
+            throw Corrupt(path, "its last line is too long to be a record");
+        }
+        var last = body[lastStart..];
+        var lastRecord = AuditVerifier.ParseLine(last, out var problem);
+        if (lastRecord is null)
+        {
+            throw Corrupt(path, $"its last line is not a record ({problem})");
+        }
+        if (lastRecord.IsHeader)
+        {
+            return (0, Hash(last));
+        }
+        if (lastStart == 0)
+        {
+            throw Corrupt(path, "it has records but no header");
+        }
+        var before = body[..(lastStart - 1)];
+        var previous = before[(before.LastIndexOf((byte)'\n') + 1)..];
+        var previousRecord = AuditVerifier.ParseLine(previous, out problem);
+        if (previousRecord is null)
+        {
+            throw Corrupt(path, $"its second-to-last line is not a record ({problem})");
+        }
+        if (lastRecord.Prev != Hash(previous) || lastRecord.Seq != previousRecord.Seq + 1)
+        {
+            throw Corrupt(path, "its last two records do not chain");
+        }
+        return (lastRecord.Seq, Hash(last));
+    }
+
+    private static SignerException Corrupt(string path, string what) => new(ErrorKind.Configuration, "AUDIT_LOG_CORRUPT",
+        $"the audit log '{path}' cannot be continued: {what}; run 'uncoded-signer verify-audit --log {path}'");
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _lock.Dispose();
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+
+namespace Uncoded.Signer.Audit;
+
+/// <summary>One parsed line: the header (seq 0) or a record.</summary>
+internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev);
+
+/// <summary>The verdict of <see cref="AuditVerifier.Verify"/>: <see cref="BadLine"/> is 0 when the chain holds.</summary>
+internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message);
+
+/// <summary>
+/// Checks a whole audit log: a header first, then records whose seq counts up by one and whose
+/// prev is the SHA-256 of the line before. Reports the first line where that breaks, which
+/// catches an edited, removed, inserted or reordered record and a tail truncated mid-line.
+/// (Whole records cut off the end leave a valid shorter chain: compare the last seq with the
+/// last audit_seq a client saw, see docs/guards.md.)
+/// </summary>
+internal static class AuditVerifier
+{
+    private static readonly string[] RecordFields = ["seq", "time", "peer", "key", "method", "path", "payload", "decision", "reason", "prev"];
+
+    public static AuditVerdict Verify(Stream log)
+    {
+        var lineNumber = 0L;
+        string? prevHex = null;
+        ulong expectedSeq = 0;
+        var line = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        var complete = true;
+        int read;
+        while (true)
+        {
+            read = log.Read(buffer);
+            var span = buffer.AsSpan(0, read);
+            while (!span.IsEmpty)
+            {
+                var newline = span.IndexOf((byte)'\n');
+                if (newline < 0)
+                {
+                    line.Write(span);
+                    complete = false;
+                    break;
+                }
+                line.Write(span[..newline]);
+                span = span[(newline + 1)..];
+                complete = true;
+                lineNumber++;
+                var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+                var verdict = Check(bytes, lineNumber, ref prevHex, ref expectedSeq);
+                if (verdict is not null)
+                {
+                    return verdict;
+                }
+                line.SetLength(0);
+            }
+            if (read == 0)
+            {
+                break;
+            }
+        }
+        if (!complete && line.Length > 0)
+        {
+            return new AuditVerdict(false, (long)expectedSeq, lineNumber + 1,
+                $"line {lineNumber + 1}: truncated (the file ends mid-line, after seq {expectedSeq})");
+        }
+        if (lineNumber == 0)
+        {
+            return new AuditVerdict(false, 0, 1, "line 1: the log is empty (no header)");
+        }
+        return new AuditVerdict(true, (long)expectedSeq, 0, $"ok: header + {expectedSeq} records, chain intact; last hash {prevHex}");
+    }
+
+    private static AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref string? prevHex, ref ulong expectedSeq)
+    {
+        var parsed = ParseLine(bytes, out var problem);
+        if (parsed is null)
+        {
+            return Bad(lineNumber, expectedSeq, $"not a valid audit line ({problem}): edited or damaged");
+        }
+        if (lineNumber == 1)
+        {
+            if (!parsed.IsHeader)
+            {
+                return Bad(lineNumber, expectedSeq, "the first line is not the header: the start of the log was removed");
+            }
+        }
+        else if (parsed.IsHeader)
+        {
+            return Bad(lineNumber, expectedSeq, "a second header: logs were spliced");
+        }
+        else
+        {
+            expectedSeq++;
+            if (parsed.Seq != expectedSeq)
+            {
+                return Bad(lineNumber, expectedSeq - 1,
+                    $"seq {parsed.Seq} where {expectedSeq} was expected: a record was removed, inserted or reordered");
+            }
+            if (parsed.Prev != prevHex)
+            {
+                return Bad(lineNumber, expectedSeq - 1,
+                    $"prev does not match the SHA-256 of line {lineNumber - 1}: line {lineNumber - 1} or this line was edited, or records were moved");
+            }
+        }
+        prevHex = AuditLog.Hash(bytes);
+        return null;
+    }
+
+    private static AuditVerdict Bad(long lineNumber, ulong recordsBefore, string message) =>
+        new(false, (long)recordsBefore, lineNumber, $"line {lineNumber}: {message}");
+
+    /// <summary>Parses one line strictly; null (and a reason) when it is neither a header nor a record.</summary>
+    public static AuditLine? ParseLine(ReadOnlySpan<byte> bytes, out string problem)
+    {
+        problem = "";
+        try
+        {
+            using var document = JsonDocument.Parse(bytes.ToArray());
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                problem = "not a JSON object";
+                return null;
+            }
+            if (root.TryGetProperty("type", out var type))
+            {
+                var ok = type.GetString() == AuditLog.HeaderType && root.GetProperty("version").GetInt32() == AuditLog.Version &&
+                    root.GetProperty("genesis").GetString() is { Length: 64 };
+                problem = ok ? "" : "a header of an unknown type or version, or without a 256-bit genesis";
+                return ok ? new AuditLine(true, 0, "") : null;
+            }
+            foreach (var field in RecordFields)
+            {
+                if (!root.TryGetProperty(field, out _))
+                {
+                    problem = $"no '{field}'";
+                    return null;
+                }
+            }
+            var decision = root.GetProperty("decision").GetString();
+            if (decision is not (AuditEntry.Allow or AuditEntry.Deny))
+            {
+                problem = "decision is neither allow nor deny";
+                return null;
+            }
+            var prev = root.GetProperty("prev").GetString();
+            if (prev is not { Length: 64 })
+            {
+                problem = "prev is not a SHA-256 hex digest";
+                return null;
+            }
+            return new AuditLine(false, root.GetProperty("seq").GetUInt64(), prev);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            problem = e.GetType().Name;
+            return null;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Uncoded.Signer.Hardening;
+
+/// <summary>The few flushes durability needs, with errors that say what failed.</summary>
+internal static class Durable
+{
+    /// <summary>fdatasync: the file's data (and the size) reach the disk; timestamps may not.</summary>
+    public static void DataSync(SafeFileHandle file) => Flush(file, Libc.fdatasync, "fdatasync");
+
+    /// <summary>fsync: data and metadata reach the disk.</summary>
+    public static void Sync(SafeFileHandle file) => Flush(file, Libc.fsync, "fsync");
+
+    private static void Flush(SafeFileHandle file, Func<int, int> flush, string name)
+    {
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            if (flush((int)file.DangerousGetHandle()) != 0)
+            {
+                throw new IOException($"{name} failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>fsync of a directory: makes a create or rename in it durable.</summary>
+    public static void SyncDirectory(string directory)
+    {
+        var fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory '{directory}' to fsync it (errno {Marshal.GetLastPInvokeError()})");
+        }
+        try
+        {
+            if (Libc.fsync(fd) != 0)
+            {
+                throw new IOException($"fsync of directory '{directory}' failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    /// <summary>Atomic replace: write a temp file, fsync it, rename it over <paramref name="path"/>. The caller fsyncs the directory.</summary>
+    public static void ReplaceFile(string path, ReadOnlySpan<byte> content)
+    {
+        var temp = path + ".tmp";
+        using (var file = OpenPrivate(temp, FileMode.Create, FileAccess.Write))
+        {
+            RandomAccess.Write(file.SafeFileHandle, content, 0);
+            Sync(file.SafeFileHandle);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Opens a file that, if created, is born 0600 (no umask window). Unbuffered: use its handle with RandomAccess.</summary>
+    public static FileStream OpenPrivate(string path, FileMode mode, FileAccess access) => new(path, new FileStreamOptions
+    {
+        Mode = mode,
+        Access = access,
+        Share = FileShare.Read,
+        BufferSize = 0,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+    });
+
+    /// <summary>
+    /// Holds an exclusive advisory lock (flock, taken by .NET for FileShare.None) on
+    /// <paramref name="lockPath"/> until disposed, so two signers never write the same log or
+    /// state. Throws <see cref="IOException"/> when another process holds it.
+    /// </summary>
+    public static FileStream Lock(string lockPath) => new(lockPath, new FileStreamOptions
+    {
+        Mode = FileMode.OpenOrCreate,
+        Access = FileAccess.ReadWrite,
+        Share = FileShare.None,
+        BufferSize = 0,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+    });
+
+    /// <summary>Creates <paramref name="directory"/> 0700 if missing.</summary>
+    public static void EnsurePrivateDirectory(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using System.Runtime.InteropServices;
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Hardening;
+
+/// <summary>
+/// What <c>serve</c> does to itself before any key is loaded: no core dumps and no ptrace or
+/// /proc/&lt;pid&gt;/mem access by same-uid processes without CAP_SYS_PTRACE (not dumpable),
+/// and it refuses to run from a socket directory or config file others could write. Every
+/// measure is logged as in effect or not; none of it logs anything secret.
+/// </summary>
+internal static class ProcessHardening
+{
+    private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    /// <summary>Not dumpable and RLIMIT_CORE 0. Failures are logged, not fatal: the other layers still hold.</summary>
+    public static void LockDownProcess(ILogger logger)
+    {
+        if (Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 && Libc.prctl(Libc.PR_GET_DUMPABLE, 0, 0, 0, 0) == 0)
+        {
+            Log.HardeningApplied(logger, "process not dumpable (PR_SET_DUMPABLE 0, verified with PR_GET_DUMPABLE)");
+        }
+        else
+        {
+            Log.HardeningMissing(logger, $"PR_SET_DUMPABLE 0 failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+        var none = new Libc.RLimit { Current = 0, Max = 0 };
+        if (Libc.setrlimit(Libc.RLIMIT_CORE, none) == 0 && Libc.getrlimit(Libc.RLIMIT_CORE, out var core) == 0 && core.Max == 0)
+        {
+            Log.HardeningApplied(logger, "no core dumps (RLIMIT_CORE 0/0)");
+        }
+        else
+        {
+            Log.HardeningMissing(logger, $"RLIMIT_CORE 0 failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
+
+    /// <summary>
+    /// Refuses (BAD_PERMISSIONS) a group- or world-writable config file, socket directory, audit
+    /// log directory or guard state directory: whoever can write them can swap the socket, the
+    /// configuration, the log or the rolling totals. Directories that do not exist yet are created 0700 later.
+    /// </summary>
+    public static void CheckPermissions(FileInfo configFile, SignerSettings settings)
+    {
+        var problems = new List<string>();
+        if ((File.GetUnixFileMode(configFile.FullName) & WritableByOthers) != 0)
+        {
+            problems.Add($"config file '{configFile.FullName}' is writable by group or others");
+        }
+        foreach (var (what, directory) in new[]
+        {
+            ("socket directory", Path.GetDirectoryName(settings.SocketPath)!),
+            ("audit log directory", Path.GetDirectoryName(Path.GetFullPath(settings.AuditPath))!),
+            ("guard state directory", settings.StateDirectory),
+        })
+        {
+            if (Directory.Exists(directory) && (File.GetUnixFileMode(directory) & WritableByOthers) != 0)
+            {
+                problems.Add($"{what} '{directory}' is writable by group or others");
+            }
+        }
+        if (problems.Count > 0)
+        {
+            throw new SignerException(ErrorKind.Configuration, "BAD_PERMISSIONS",
+                string.Join("; ", problems) + "; fix with chmod go-w");
+        }
+    }
+
+    /// <summary>Logs whether the key buffers loaded so far are locked in RAM and excluded from core dumps.</summary>
+    public static void ReportKeyMemory(ILogger logger)
+    {
+        var (locked, unlocked, excluded, notExcluded) = LockedBuffer.Stats;
+        var text = $"key buffers: {locked} of {locked + unlocked} locked in RAM (mlock), {excluded} of {excluded + notExcluded} excluded from dumps (MADV_DONTDUMP); Ed25519 keys live in libsodium's guarded memory";
+        if (unlocked == 0 && notExcluded == 0)
+        {
+            Log.HardeningApplied(logger, text);
+        }
+        else
+        {
+            Log.HardeningMissing(logger, text + " (raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using Grpc.Core;
+using Uncoded.Client;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Guards;
+
+public sealed class CapAndRateTests
+{
+    private const string Order = "/api/v3/order";
+
+    /// <summary>Notional 1 per order (price 1 × quantity 1).</summary>
+    private const string OneUnit = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=1&recvWindow=5000&timestamp={now}";
+
+    // The widest skew configuration allows: 1,000 calls stamped at once may queue for seconds on a busy machine.
+    private static object CapGuard(decimal maxDaily, int perMinute = 100_000, int perPeer = 100_000) => new
+    {
+        Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 10m } },
+        MaxDailyNotional = maxDaily,
+        MaxClockSkewMs = 10_000,
+        SignaturesPerMinute = perMinute,
+        SignaturesPerMinutePerPeer = perPeer,
+    };
+
+    [Fact]
+    public async Task RollingCap_SurvivesKill9AndRestart()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
+        for (var i = 0; i < 7; i++)
+        {
+            await signer.SignAsync("POST", Order, OneUnit);
+        }
+        // Test orders count too: their signature is just as valid on /api/v3/order.
+        await signer.SignAsync("POST", "/api/v3/order/test", OneUnit);
+        Assert.True(File.Exists(Path.Combine(signer.StatePath, "k.rolling.json")));
+
+        await signer.KillAndRestartAsync();
+
+        await signer.SignAsync("POST", Order, OneUnit);
+        await signer.SignAsync("POST", Order, OneUnit.Replace("quantity=1", "quantity=0.5", StringComparison.Ordinal).Replace("price=1", "price=2", StringComparison.Ordinal));
+        var refused = await signer.RefusedAsync("POST", Order, OneUnit);
+        Assert.Equal("ROLLING_CAP", refused.Reason);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.Code);
+        Assert.Equal("notional-24h", refused.Metadata["rule"]);
+        Assert.Equal("10 + 1", refused.Metadata["observed"]);
+        Assert.Equal("10", refused.Metadata["limit"]);
+        Assert.Contains("10", await File.ReadAllTextAsync(Path.Combine(signer.StatePath, "k.rolling.json")), StringComparison.Ordinal);
+        // Reads are not capped.
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+    }
+
+    [Fact]
+    public async Task RollingCap_1000ConcurrentCalls_NeverSignMoreThanTheCap()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(100));
+        var calls = Enumerable.Range(0, 1000).Select(async _ =>
+        {
+            try
+            {
+                await signer.SignAsync("POST", Order, OneUnit);
+                return true;
+            }
+            catch (SignerRefusedException e) when (e.Reason == "ROLLING_CAP")
+            {
+                return false;
+            }
+        });
+        var results = await Task.WhenAll(calls);
+        Assert.Equal(100, results.Count(signed => signed));
+        var audit = signer.AuditLines();
+        Assert.Equal(100, audit.Count(l => l.Contains("\"decision\":\"allow\"", StringComparison.Ordinal)));
+        Assert.Equal(900, audit.Count(l => l.Contains("\"reason\":\"ROLLING_CAP\"", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Rate_PerKeyBucket_RefusesOverTheLimit()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(1000, perMinute: 5));
+        for (var i = 0; i < 5; i++)
+        {
+            await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        }
+        var refused = await signer.RefusedAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        Assert.Equal("RATE_LIMITED", refused.Reason);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.Code);
+        Assert.Equal("rate-per-key", refused.Metadata["rule"]);
+        Assert.Equal("5/min", refused.Metadata["limit"]);
+    }
+
+    [Fact]
+    public async Task Rate_PerPeerBucket_RefusesOverTheLimit()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(1000, perMinute: 100, perPeer: 3));
+        for (var i = 0; i < 3; i++)
+        {
+            await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        }
+        var refused = await signer.RefusedAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        Assert.Equal("RATE_LIMITED", refused.Reason);
+        Assert.Equal("rate-per-peer", refused.Metadata["rule"]);
+    }
+
+    [Fact]
+    public async Task Rate_RefusedRequests_SpendNoTokens()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(1000, perMinute: 2));
+        for (var i = 0; i < 5; i++)
+        {
+            await signer.RefusedAsync("POST", "/sapi/v1/capital/withdraw/apply", "coin=BTC&recvWindow=5000&timestamp={now}");
+        }
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+    }
+}

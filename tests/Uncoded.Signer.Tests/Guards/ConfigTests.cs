@@ -1,0 +1,60 @@
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Guards;
+
+public sealed class ConfigTests
+{
+    [Fact]
+    public async Task Defaults_NoGuardSection_SignsReadsButNoOrders()
+    {
+        await using var signer = await GuardedSigner.StartAsync(null!);
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        var refused = await signer.RefusedAsync("POST", "/api/v3/order", TestKeys.FreshExamplePayload());
+        Assert.Equal("SYMBOL_NOT_ALLOWED", refused.Reason);
+    }
+
+    [Theory]
+    [InlineData("MaxClockSkewMs", 60_000, "MaxClockSkewMs must be between")]
+    [InlineData("MaxRecvWindowMs", 60_000, "MaxRecvWindowMs must be between")]
+    [InlineData("SignaturesPerMinute", 0, "SignaturesPerMinute must be between")]
+    public async Task Config_OutOfBounds_RefusesToStart(string setting, int value, string expected)
+    {
+        var guard = new Dictionary<string, object> { [setting] = value };
+        await AssertRefusedAsync(guard, expected);
+    }
+
+    [Fact]
+    public async Task Config_UnknownEndpoint_RefusesToStart() =>
+        await AssertRefusedAsync(new { Endpoints = new[] { "POST /sapi/v1/capital/withdraw/apply" } }, "is not a known endpoint");
+
+    [Fact]
+    public async Task Config_SymbolsWithoutDailyCap_RefusesToStart() =>
+        await AssertRefusedAsync(new { Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 1m } } }, "MaxDailyNotional is required");
+
+    [Fact]
+    public async Task Config_StopTypeWithoutAllowStopOrders_RefusesToStart() =>
+        await AssertRefusedAsync(new { OrderTypes = new[] { "LIMIT", "STOP_LOSS_LIMIT" } }, "needs AllowStopOrders");
+
+    [Fact]
+    public async Task Config_UnknownGuardSetting_RefusesToStart() =>
+        await AssertRefusedAsync(new { AllowWithdrawals = true }, "BAD_CONFIG");
+
+    [Fact]
+    public async Task Config_EndpointSubset_OthersRefused()
+    {
+        await using var signer = await GuardedSigner.StartAsync(new { Endpoints = new[] { "GET /api/v3/account" } });
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        var refused = await signer.RefusedAsync("GET", "/api/v3/openOrders", "recvWindow=5000&timestamp={now}");
+        Assert.Equal("ENDPOINT_NOT_ALLOWED", refused.Reason);
+    }
+
+    private static async Task AssertRefusedAsync(object guard, string expected)
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, guard);
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains(expected, signer.Log, StringComparison.Ordinal);
+    }
+}

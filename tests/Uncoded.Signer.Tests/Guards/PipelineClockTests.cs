@@ -1,0 +1,104 @@
+using System.Collections.Frozen;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Uncoded.Signer.Audit;
+using Uncoded.Signer.Backends;
+using Uncoded.Signer.Guards;
+using Uncoded.Signer.Secrets;
+using Uncoded.Signer.Service;
+using Uncoded.Signer.Tests.Support;
+
+namespace Uncoded.Signer.Tests.Guards;
+
+/// <summary>The pipeline in-process with a fake clock: freshness and the rolling window follow the injected TimeProvider.</summary>
+public sealed class PipelineClockTests : IDisposable
+{
+    private const long ExampleTimestamp = 1499827319559;
+    private readonly TempDir _dir = new();
+    private readonly ManualClock _clock = new(DateTimeOffset.FromUnixTimeMilliseconds(ExampleTimestamp));
+
+    [Fact]
+    public async Task Sign_BinanceExampleAtItsOwnTime_ReproducesThePublishedSignature()
+    {
+        using var pipeline = Pipeline(maxDaily: 10m);
+        var result = await pipeline.Value.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), null, default);
+        Assert.Equal(TestKeys.BinanceExampleSignature, result.Signature);
+        Assert.Equal(1UL, result.AuditSeq);
+    }
+
+    [Theory]
+    [InlineData(2001, "STALE_TIMESTAMP")]
+    [InlineData(-2001, "FUTURE_TIMESTAMP")]
+    public async Task Sign_ClockMovedPastTheSkew_Refused(long clockOffsetMs, string reason)
+    {
+        using var pipeline = Pipeline(maxDaily: 10m);
+        _clock.Advance(TimeSpan.FromMilliseconds(clockOffsetMs));
+        var e = await Assert.ThrowsAsync<SignerException>(async () =>
+            await pipeline.Value.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), null, default));
+        Assert.Equal(reason, e.Reason);
+    }
+
+    [Fact]
+    public async Task RollingCap_Refills24HoursLater()
+    {
+        using var pipeline = Pipeline(maxDaily: 0.25m);
+        await SignExampleNowAsync(pipeline.Value);
+        await SignExampleNowAsync(pipeline.Value);
+        var e = await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value));
+        Assert.Equal("ROLLING_CAP", e.Reason);
+        _clock.Advance(TimeSpan.FromHours(23));
+        e = await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value));
+        Assert.Equal("ROLLING_CAP", e.Reason);
+        _clock.Advance(TimeSpan.FromMinutes(62));
+        await SignExampleNowAsync(pipeline.Value);
+    }
+
+    private async Task SignExampleNowAsync(SignPipeline pipeline)
+    {
+        var payload = TestKeys.WithTimestamp(TestKeys.BinanceExamplePayload, _clock.GetUtcNow().ToUnixTimeMilliseconds());
+        await pipeline.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload), null, default);
+    }
+
+    private Owned<SignPipeline> Pipeline(decimal maxDaily)
+    {
+        var problems = new List<string>();
+        var guard = GuardSettings.From(new GuardOptions
+        {
+            Symbols = { ["LTCBTC"] = new SymbolOptions { MaxOrderNotional = 1m } },
+            MaxDailyNotional = maxDaily,
+        }, "Guard", problems);
+        Assert.Empty(problems);
+        var settings = new SignerSettings(_dir.File("s.sock"), FrozenSet<uint>.Empty, FrozenSet<uint>.Empty,
+            new Dictionary<string, KeySettings> { ["k"] = new("k", "api", "unused", new SecretSource("unused", null, null), guard) }.ToFrozenDictionary(),
+            _dir.File("audit.log"), _dir.File("state"));
+        var keys = new KeyRing([new LoadedKey("k", "api", SoftwareKeys.Create(
+            KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), "t", DateTimeOffset.UnixEpoch)))]);
+        var audit = AuditLog.Open(settings.AuditPath, _clock, NullLogger.Instance);
+        var guards = GuardEngine.Open(settings, _clock, NullLogger.Instance, () => audit.LastSeq);
+        return new Owned<SignPipeline>(new SignPipeline(keys, guards, audit, _clock, NullLogger<SignPipeline>.Instance), guards, audit, keys);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
+    {
+        private DateTimeOffset _now = now;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+
+    private sealed class Owned<T>(T value, params IDisposable[] owned) : IDisposable
+    {
+        public T Value => value;
+
+        public void Dispose()
+        {
+            foreach (var item in owned)
+            {
+                item.Dispose();
+            }
+        }
+    }
+}

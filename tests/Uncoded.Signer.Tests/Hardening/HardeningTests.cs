@@ -1,0 +1,109 @@
+using Uncoded.Signer.Tests.Support;
+
+// Not "...Tests.Hardening": that namespace would shadow Uncoded.Signer.Hardening for the other tests.
+namespace Uncoded.Signer.Tests.Hardened;
+
+public sealed class HardeningTests
+{
+    // Root (as the tests run) has CAP_SYS_PTRACE, which overrides "not dumpable". Without any
+    // capability, a same-uid process may read /proc/<pid>/environ of a dumpable process but not
+    // of a non-dumpable one: that is the observable effect of PR_SET_DUMPABLE 0.
+    private static readonly string[] NoCapabilities = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"];
+
+    private static string[] AsSameUidWithoutCaps(params string[] command) =>
+        Signer.Hardening.Libc.getuid() == 0 ? [.. NoCapabilities, .. command] : command;
+
+    [Fact]
+    public async Task Serve_Process_IsNotDumpable()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var config = TestKeys.Config(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key });
+        var configPath = dir.Write("signer.json", System.Text.Json.JsonSerializer.Serialize(new { Signer = config }));
+        var wrapper = Signer.Hardening.Libc.getuid() == 0 ? NoCapabilities : null;
+        await using var signer = await SignerProcess.StartWithConfigAsync(configPath, dir.File("s.sock"), wrapper: wrapper);
+        Assert.Contains("process not dumpable", signer.Log, StringComparison.Ordinal);
+
+        // Control: the same probe can read a dumpable process started the same way.
+        var sleep = AsSameUidWithoutCaps("sleep", "30");
+        var start = new System.Diagnostics.ProcessStartInfo(sleep[0]);
+        foreach (var arg in sleep[1..])
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var control = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            await Task.Delay(300);
+            var readable = await ReadEnvironAsync(control.Id);
+            Assert.True(readable.ExitCode == 0, "control probe: " + readable);
+        }
+        finally
+        {
+            control.Kill();
+        }
+
+        var probe = await ReadEnvironAsync(signer.Pid);
+        Assert.NotEqual(0, probe.ExitCode);
+        Assert.Contains("Permission denied", probe.Stderr, StringComparison.Ordinal);
+    }
+
+    private static Task<RunResult> ReadEnvironAsync(int pid)
+    {
+        var command = AsSameUidWithoutCaps("cat", $"/proc/{pid}/environ");
+        return Run.ProcessAsync(command[0], command[1..]);
+    }
+
+    [Fact]
+    public async Task Serve_CoreDumps_Disabled()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
+        var limits = await File.ReadAllLinesAsync($"/proc/{signer.Process.Pid}/limits");
+        var core = limits.Single(l => l.StartsWith("Max core file size", StringComparison.Ordinal));
+        Assert.Matches(@"^Max core file size\s+0\s+0\s", core);
+        Assert.Contains("no core dumps (RLIMIT_CORE 0/0)", signer.Process.Log, StringComparison.Ordinal);
+        Assert.Contains("key buffers: 1 of 1 locked in RAM", signer.Process.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_ConfigWritableByGroup_RefusesToStart()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var config = TestKeys.Config(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key });
+        var configPath = dir.Write("signer.json", System.Text.Json.JsonSerializer.Serialize(new { Signer = config }),
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        await using var signer = await SignerProcess.StartWithConfigAsync(configPath, dir.File("s.sock"), waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("BAD_PERMISSIONS", signer.Log, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File("s.sock")));
+    }
+
+    [Fact]
+    public async Task Serve_SocketDirectoryWritableByOthers_RefusesToStart()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var socketDir = Directory.CreateDirectory(dir.File("run")).FullName;
+        File.SetUnixFileMode(socketDir, (UnixFileMode)0b111_111_111);
+        var config = TestKeys.Config(Path.Combine(socketDir, "s.sock"), new Dictionary<string, (string, string)> { ["k"] = key });
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("socket directory", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("BAD_PERMISSIONS", signer.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_AuditDirectoryWritableByGroup_RefusesToStart()
+    {
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var auditDir = Directory.CreateDirectory(dir.File("audit")).FullName;
+        File.SetUnixFileMode(auditDir, (UnixFileMode)0b111_111_000);
+        var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, TestKeys.TestGuard,
+            auditPath: Path.Combine(auditDir, "audit.log"));
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("audit log directory", signer.Log, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text;
+using System.Text.Json;
+using Uncoded.Client;
+
+namespace Uncoded.Signer.Tests.Support;
+
+/// <summary>
+/// A real signer with one HMAC key ("k") and an explicit guard, plus helpers to sign and to read
+/// its audit log. <c>{now}</c> in a payload becomes the current time in ms.
+/// </summary>
+internal sealed class GuardedSigner : IAsyncDisposable
+{
+    private GuardedSigner(TempDir dir, SignerProcess process, string auditPath, object guard, (string, string) key)
+    {
+        Dir = dir;
+        Process = process;
+        AuditPath = auditPath;
+        Guard = guard;
+        Key = key;
+        Client = process.Client();
+    }
+
+    public TempDir Dir { get; }
+
+    public SignerProcess Process { get; private set; }
+
+    public SignerClient Client { get; private set; }
+
+    public string AuditPath { get; }
+
+    public object Guard { get; }
+
+    public (string SealedPath, string PassphrasePath) Key { get; }
+
+    public string StatePath => Dir.File("state");
+
+    public static async Task<GuardedSigner> StartAsync(object guard, string? auditPath = null)
+    {
+        var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        auditPath ??= dir.File("audit.log");
+        var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, guard, auditPath: auditPath);
+        var process = await SignerProcess.StartAsync(dir, config);
+        return new GuardedSigner(dir, process, auditPath, guard, key);
+    }
+
+    /// <summary>SIGKILL, then start again with the same config file.</summary>
+    public async Task KillAndRestartAsync()
+    {
+        Process.Kill();
+        Client.Dispose();
+        await Process.DisposeAsync();
+        Process = await SignerProcess.StartWithConfigAsync(Process.ConfigPath, Process.SocketPath);
+        Client = Process.Client();
+    }
+
+    public static string Fill(string payload) => payload.Replace("{now}", TestKeys.NowMs().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+    public async Task<Signed> SignAsync(string method, string path, string payload, CancellationToken cancellationToken = default)
+    {
+        var response = await Client.SignAsync("k", method, path, Encoding.ASCII.GetBytes(Fill(payload)), cancellationToken);
+        return new Signed(response.Signature, response.AuditSeq);
+    }
+
+    public async Task<SignerRefusedException> RefusedAsync(string method, string path, string payload) =>
+        await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(method, path, payload));
+
+    public string[] AuditLines() => File.ReadAllLines(AuditPath);
+
+    public JsonElement LastAuditRecord() => JsonDocument.Parse(AuditLines()[^1]).RootElement;
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Process.DisposeAsync();
+        Dir.Dispose();
+    }
+}
+
+internal sealed record Signed(string Signature, ulong AuditSeq);
