@@ -27,8 +27,9 @@ public sealed partial class Pkcs11ConfigTests
             ["k"] = new { ApiKey = "a", Pkcs11 = new { Module = SoftHsm.Module, TokenSerial = serial, KeyId = keyId, PinFile = hsm.PinFile } },
         });
         using var client = signer.Client();
-        var response = await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload));
-        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, keygen.Stdout, TestKeys.BinanceExamplePayload, response.Signature, ed25519: true);
+        var payload = TestKeys.FreshExamplePayload();
+        var response = await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload));
+        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, keygen.Stdout, payload, response.Signature, ed25519: true);
     }
 
     [Fact]

@@ -13,15 +13,15 @@ namespace Uncoded.Signer.Tests.Pkcs11;
 /// </summary>
 public sealed class Pkcs11ServeTests
 {
-    private const string Payload = TestKeys.BinanceExamplePayload;
+    private sealed record Signed(string Signature, string Algorithm, string ApiKey, string Payload);
 
-    private sealed record Signed(string Signature, string Algorithm, string ApiKey);
-
-    private static async Task<Signed> SignAsync(SignerProcess signer, string keyId, string payload = Payload)
+    /// <summary>Signs <paramref name="payload"/>, by default Binance's example order with a fresh timestamp (the guards want one).</summary>
+    private static async Task<Signed> SignAsync(SignerProcess signer, string keyId, string? payload = null)
     {
+        payload ??= TestKeys.FreshExamplePayload();
         using var client = signer.Client();
         var response = await client.SignAsync(keyId, "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload));
-        return new Signed(response.Signature, response.Algorithm, response.ApiKey);
+        return new Signed(response.Signature, response.Algorithm, response.ApiKey, payload);
     }
 
     [Theory]
@@ -47,7 +47,7 @@ public sealed class Pkcs11ServeTests
         var response = await SignAsync(signer, "k");
         Assert.Equal(type == "ed25519" ? "ED25519" : "RSA_PKCS1_SHA256", response.Algorithm);
         Assert.Equal("api-key-binance", response.ApiKey);
-        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem, Payload, response.Signature, ed25519: type == "ed25519");
+        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem, response.Payload, response.Signature, ed25519: type == "ed25519");
     }
 
     [Fact]
@@ -94,13 +94,14 @@ public sealed class Pkcs11ServeTests
             var pem = await hsm.SignerAsync(["pubkey", .. hsm.KeyArgs(name)]);
             Assert.True(pem.ExitCode == 0, pem.ToString());
             var response = await SignAsync(signer, name);
-            await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem.Stdout, Payload, response.Signature, ed25519: name == "tool-ed");
+            await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem.Stdout, response.Payload, response.Signature, ed25519: name == "tool-ed");
         }
         // Ed25519 and RSA PKCS#1 v1.5 are deterministic: the same key gives the same bytes in both backends.
         foreach (var name in new[] { "imp-ed", "imp-rsa" })
         {
-            var fromToken = await SignAsync(signer, name);
-            var fromFile = await SignAsync(signer, name + "-sealed");
+            var payload = TestKeys.FreshExamplePayload();
+            var fromToken = await SignAsync(signer, name, payload);
+            var fromFile = await SignAsync(signer, name + "-sealed", payload);
             Assert.Equal(fromFile.Signature, fromToken.Signature);
             Assert.Equal(fromFile.Algorithm, fromToken.Algorithm);
         }
@@ -124,10 +125,14 @@ public sealed class Pkcs11ServeTests
             ["token"] = hsm.KeyConfig("hmac"),
             ["file"] = new { ApiKey = "api-key-file", SealedFile = new { Path = sealedPath, PassphraseFile = passPath } },
         });
-        var fromToken = await SignAsync(signer, "token");
+        // Binance's example order, fresh timestamp (the guards refuse the 2017 one): the token's
+        // HMAC equals .NET's HMAC with the published secret and the sealed-file backend's.
+        // (The published 2017 signature itself is reproduced in-process: Pkcs11InProcessTests.)
+        var payload = TestKeys.FreshExamplePayload();
+        var fromToken = await SignAsync(signer, "token", payload);
         Assert.Equal("HMAC_SHA256", fromToken.Algorithm);
-        Assert.Equal(TestKeys.BinanceExampleSignature, fromToken.Signature);
-        Assert.Equal((await SignAsync(signer, "file")).Signature, fromToken.Signature);
+        Assert.Equal(TestKeys.ExpectedHmac(payload), fromToken.Signature);
+        Assert.Equal((await SignAsync(signer, "file", payload)).Signature, fromToken.Signature);
     }
 
     [Fact]
@@ -184,7 +189,7 @@ public sealed class Pkcs11ServeTests
             var signed = new List<(string Payload, string Signature)>();
             for (var i = 0; i < 25; i++)
             {
-                var payload = $"symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.001&price={caller}.{i:D2}&timestamp={1700000000000 + i}";
+                var payload = $"symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=1.{caller}{i:D2}&recvWindow=5000&timestamp={TestKeys.NowMs()}";
                 var response = await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload));
                 signed.Add((payload, response.Signature));
             }
@@ -238,7 +243,7 @@ public sealed class Pkcs11ServeTests
                 await Task.Delay(500);
             }
         }
-        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem, Payload, response.Signature, ed25519: true);
+        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem, response.Payload, response.Signature, ed25519: true);
         Assert.Contains("back in slot", signer.Log, StringComparison.Ordinal);
     }
 

@@ -74,13 +74,28 @@ internal sealed class SoftHsm : IDisposable
         Pkcs11 = new { Module = module, TokenLabel = Label, KeyLabel = keyLabel, PinFile = pinFile ?? PinFile, Sessions = sessions },
     };
 
-    /// <summary>A "Signer" config section serving <paramref name="keys"/> (entries from <see cref="KeyConfig"/> or sealed files).</summary>
-    public object SignerSection(IDictionary<string, object> keys) => new
+    /// <summary>
+    /// A "Signer" config section serving <paramref name="keys"/> (entries from <see cref="KeyConfig"/> or sealed files),
+    /// with the audit log and guard state in this directory and <see cref="TestKeys.TestGuard"/> on every key without a Guard.
+    /// </summary>
+    public object SignerSection(IDictionary<string, object> keys)
     {
-        SocketPath = Dir.File("signer.sock"),
-        AllowedPeers = new { Uids = new[] { Libc.getuid() } },
-        Keys = keys,
-    };
+        var guarded = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (id, key) in keys)
+        {
+            var node = System.Text.Json.JsonSerializer.SerializeToNode(key)!.AsObject();
+            node["Guard"] ??= System.Text.Json.JsonSerializer.SerializeToNode(TestKeys.TestGuard);
+            guarded[id] = node;
+        }
+        return new
+        {
+            SocketPath = Dir.File("signer.sock"),
+            AllowedPeers = new { Uids = new[] { Libc.getuid() } },
+            Audit = new { Path = Dir.File("audit.log") },
+            StateDirectory = Dir.File("state"),
+            Keys = guarded,
+        };
+    }
 
     public Task<SignerProcess> ServeAsync(IDictionary<string, object> keys, IDictionary<string, string?>? extraEnv = null, bool waitUntilListening = true)
     {

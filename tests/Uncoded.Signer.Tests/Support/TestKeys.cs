@@ -82,5 +82,9 @@ internal static class TestKeys
     public static string WithTimestamp(string payload, long timestampMs) =>
         System.Text.RegularExpressions.Regex.Replace(payload, "timestamp=[0-9]+", $"timestamp={timestampMs}");
 
+    /// <summary>HMAC-SHA256 of <paramref name="payload"/> with Binance's example secret, computed by .NET (the independent reference).</summary>
+    public static string ExpectedHmac(string payload) => Convert.ToHexStringLower(
+        System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.ASCII.GetBytes(BinanceExampleSecret), System.Text.Encoding.ASCII.GetBytes(payload)));
+
     public static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 }
