@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Offline demo on embedded defaults: builds the signer, seals two dev keys (Binance's published
 # HMAC example secret and a fresh Ed25519 key) under a random passphrase, starts the signer on a
-# Unix socket, signs a sample order payload through the socket and checks both signatures
-# (HMAC against Binance's documented value, Ed25519 with OpenSSL). Everything lives in .demo/.
+# Unix socket with its guards and audit log, signs a fresh sample order through the socket and
+# checks both signatures independently (HMAC with Python's hmac, Ed25519 with OpenSSL), shows a
+# withdrawal being refused, and verifies the audit chain. Everything lives in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -20,39 +21,50 @@ printf '%s\n' NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j >
 
 echo "== sealing Binance's published example HMAC secret (Argon2id m=64 MiB t=3 p=4)"
 $signer seal --hmac-secret-file "$demo/hmac-secret" --out "$demo/hmac.sealed" --passphrase-file "$demo/passphrase" --label demo-hmac
-shred -u "$demo/hmac-secret" 2>/dev/null || rm -f "$demo/hmac-secret"
 echo "== generating an Ed25519 key straight into a sealed file; its public key (what you would upload to Binance):"
 $signer keygen --type ed25519 --out "$demo/ed25519.sealed" --passphrase-file "$demo/passphrase" --label demo-ed25519 | tee "$demo/ed25519.pub.pem"
 
 cat > "$demo/signer.json" <<JSON
 {
   "Signer": {
-    "SocketPath": "$demo/signer.sock",
+    "SocketPath": "$demo/run/signer.sock",
+    "Audit": { "Path": "$demo/audit/audit.log" },
+    "StateDirectory": "$demo/state",
     "Keys": {
-      "hmac": { "ApiKey": "demo-hmac-api-key", "SealedFile": { "Path": "$demo/hmac.sealed", "PassphraseFile": "$demo/passphrase" } },
-      "ed25519": { "ApiKey": "demo-ed25519-api-key", "SealedFile": { "Path": "$demo/ed25519.sealed", "PassphraseFile": "$demo/passphrase" } }
+      "hmac": { "ApiKey": "demo-hmac-api-key", "SealedFile": { "Path": "$demo/hmac.sealed", "PassphraseFile": "$demo/passphrase" },
+                "Guard": { "Symbols": { "LTCBTC": { "MaxOrderNotional": 10 } }, "MaxDailyNotional": 100 } },
+      "ed25519": { "ApiKey": "demo-ed25519-api-key", "SealedFile": { "Path": "$demo/ed25519.sealed", "PassphraseFile": "$demo/passphrase" },
+                "Guard": { "Symbols": { "LTCBTC": { "MaxOrderNotional": 10 } }, "MaxDailyNotional": 100 } }
     }
   }
 }
 JSON
 
-echo "== starting the signer on unix:$demo/signer.sock"
+mkdir -m 750 "$demo/run"
+echo "== starting the signer on unix:$demo/run/signer.sock"
 $signer serve --config "$demo/signer.json" 2> "$demo/signer.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -S "$demo/signer.sock" ] && grep -q "listening" "$demo/signer.log" && break; sleep 0.1; done
-[ -S "$demo/signer.sock" ] || { cat "$demo/signer.log"; echo "signer did not start" >&2; exit 1; }
-stat -c "socket mode %a, owner %U" "$demo/signer.sock"
+for _ in $(seq 1 100); do [ -S "$demo/run/signer.sock" ] && grep -q "listening" "$demo/signer.log" && break; sleep 0.1; done
+[ -S "$demo/run/signer.sock" ] || { cat "$demo/signer.log"; echo "signer did not start" >&2; exit 1; }
+stat -c "socket mode %a, owner %U" "$demo/run/signer.sock"
 
-payload='symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559'
+payload="symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=$(date +%s%3N)"
+expected_hmac=$(/usr/bin/python3 -c "import hmac,sys; print(hmac.new(open(sys.argv[1],'rb').read().strip(), sys.argv[2].encode(), 'sha256').hexdigest())" "$demo/hmac-secret" "$payload")
+shred -u "$demo/hmac-secret" 2>/dev/null || rm -f "$demo/hmac-secret"   # the sealed file is all that is left
 echo "== payload: $payload"
-hmac=$($client sign --socket "$demo/signer.sock" --key-id hmac --payload "$payload")
+hmac=$($client sign --socket "$demo/run/signer.sock" --key-id hmac --payload "$payload")
 echo "HMAC    -> $hmac"
-grep -q c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71 <<<"$hmac" && echo "           matches Binance's documented signature"
-ed=$($client sign --socket "$demo/signer.sock" --key-id ed25519 --payload "$payload")
+grep -q "\"$expected_hmac\"" <<<"$hmac" && echo "           matches HMAC-SHA256 computed independently (Python) with the same secret"
+ed=$($client sign --socket "$demo/run/signer.sock" --key-id ed25519 --payload "$payload")
 echo "Ed25519 -> $ed"
 sig=$(sed -E 's/.*"signature":"([^"]+)".*/\1/' <<<"$ed")
 /usr/bin/python3 -c "import sys,urllib.parse,base64; sys.stdout.buffer.write(base64.b64decode(urllib.parse.unquote(sys.argv[1])))" "$sig" > "$demo/ed25519.sig"
 printf '%s' "$payload" > "$demo/payload"
 openssl pkeyutl -verify -pubin -inkey "$demo/ed25519.pub.pem" -rawin -in "$demo/payload" -sigfile "$demo/ed25519.sig"
-echo "== done; signer log in $demo/signer.log"
+echo "== a compromised caller asks for a withdrawal signature:"
+withdraw="coin=USDT&address=attacker&amount=1000&recvWindow=5000&timestamp=$(date +%s%3N)"
+$client sign --socket "$demo/run/signer.sock" --key-id hmac --path /sapi/v1/capital/withdraw/apply --payload "$withdraw" || true
+echo "== verifying the audit log's hash chain"
+$signer verify-audit --log "$demo/audit/audit.log"
+echo "== done; signer log in $demo/signer.log, audit log in $demo/audit/audit.log"
