@@ -6,9 +6,12 @@ using Uncoded.Signer.Tests.Support;
 
 namespace Uncoded.Bench;
 
-internal sealed class Row(string name)
+internal sealed class Row(string name, bool readOnly = false)
 {
     public string Name { get; } = name;
+
+    /// <summary>Signs GET /api/v3/account instead of new orders: no rolling-cap state to persist.</summary>
+    public bool ReadOnly { get; } = readOnly;
     public double InProcessMicros { get; set; }
     public double? RawPkcs11Micros { get; set; }
     public double? RawThroughputPerSecond { get; set; }
@@ -37,6 +40,15 @@ internal sealed class Row(string name)
 
 internal static class Measure
 {
+    /// <summary>Guards as a real deployment would have them, with caps and rates high enough not to interfere.</summary>
+    private static readonly object BenchGuard = new
+    {
+        Symbols = new Dictionary<string, object> { ["BTCUSDT"] = new { MaxOrderNotional = 100m, MaxQuantity = 1m } },
+        MaxDailyNotional = 1_000_000_000m,
+        SignaturesPerMinute = 1_000_000,
+        SignaturesPerMinutePerPeer = 1_000_000,
+    };
+
     public static async Task<double> InProcessAsync(ISigningKey key, int iterations)
     {
         var payload = Encoding.ASCII.GetBytes(Payloads.Next());
@@ -61,12 +73,23 @@ internal static class Measure
     public static async Task RpcAsync(Row row, TempDir dir, IDictionary<string, object> keys, IDictionary<string, string?>? env, bool quick,
         bool measureMemory = false)
     {
-        var socket = dir.File($"s{Guid.NewGuid().ToString("N")[..6]}.sock");
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var socket = dir.File($"s{run}.sock");
+        // Every signature goes through the guards and a durable audit log (fdatasync before the answer).
+        var guarded = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (id, key) in keys)
+        {
+            var node = System.Text.Json.JsonSerializer.SerializeToNode(key)!.AsObject();
+            node["Guard"] = System.Text.Json.JsonSerializer.SerializeToNode(BenchGuard);
+            guarded[id] = node;
+        }
         await using var signer = await SignerProcess.StartAsync(dir, new
         {
             SocketPath = socket,
             AllowedPeers = new { Uids = new[] { Uncoded.Signer.Hardening.Libc.getuid() } },
-            Keys = keys,
+            Audit = new { Path = dir.File($"audit-{run}.log") },
+            StateDirectory = dir.File($"state-{run}"),
+            Keys = guarded,
         }, env: env);
         using var client = signer.Client();
 
@@ -75,32 +98,38 @@ internal static class Measure
         var samples = new double[sequential];
         for (var i = 0; i < 200; i++)
         {
-            await client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
+            await SignOneAsync(client, row.ReadOnly);
         }
+        var cpuBefore = CpuMicros(signer.Pid);
+        var wall = Stopwatch.StartNew();
         for (var i = 0; i < sequential; i++)
         {
-            var payload = Encoding.ASCII.GetBytes(Payloads.Next());
             var start = Stopwatch.GetTimestamp();
-            await client.SignAsync("bench", "POST", "/api/v3/order", payload);
+            await SignOneAsync(client, row.ReadOnly);
             samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
+        Console.Error.WriteLine($"  {row.Name}: signer CPU {(CpuMicros(signer.Pid) - cpuBefore) / sequential:0} µs per sequential call, wall {wall.Elapsed.TotalMicroseconds / sequential:0} µs");
         Array.Sort(samples);
         row.P50Micros = samples[samples.Length / 2];
         row.P99Micros = samples[(int)(samples.Length * 0.99)];
 
         // Throughput with 8 concurrent callers, bounded in count and time.
         var total = quick ? 4000 : 40_000;
-        row.ThroughputPerSecond = await ConcurrentAsync(client, total, TimeSpan.FromSeconds(30));
+        row.ThroughputPerSecond = await ConcurrentAsync(client, total, TimeSpan.FromSeconds(30), row.ReadOnly);
 
         if (measureMemory)
         {
             var done = 200 + sequential + total;
-            await ConcurrentAsync(client, Math.Max(0, 100_000 - done), TimeSpan.FromSeconds(120));
+            await ConcurrentAsync(client, Math.Max(0, 100_000 - done), TimeSpan.FromSeconds(120), row.ReadOnly);
             row.RssMiB = ReadRssMiB(signer.Pid);
         }
     }
 
-    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit)
+    private static Task SignOneAsync(Uncoded.Client.SignerClient client, bool readOnly) => readOnly
+        ? client.SignAsync("bench", "GET", "/api/v3/account", Encoding.ASCII.GetBytes(Payloads.Read()))
+        : client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
+
+    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit, bool readOnly)
     {
         var remaining = total;
         using var cts = new CancellationTokenSource(limit);
@@ -110,12 +139,18 @@ internal static class Measure
         {
             while (Interlocked.Decrement(ref remaining) >= 0 && !cts.IsCancellationRequested)
             {
-                await client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
+                await SignOneAsync(client, readOnly);
                 Interlocked.Increment(ref done);
             }
         });
         await Task.WhenAll(callers);
         return done / sw.Elapsed.TotalSeconds;
+    }
+
+    private static double CpuMicros(int pid)
+    {
+        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10_000.0;
     }
 
     private static double ReadRssMiB(int pid)
@@ -137,4 +172,6 @@ internal static class Payloads
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         return $"symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=50000.00&newClientOrderId=bench-{n}&recvWindow=5000&timestamp={now}";
     }
+
+    public static string Read() => $"recvWindow=5000&timestamp={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}";
 }

@@ -31,6 +31,10 @@ internal static class Serve
             o.UseUtcTimestamp = true;
         });
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // ASP.NET Core and gRPC log every request at Information: a synchronous console write per
+        // signature that would cost more than the signature itself. The signer logs its own events.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
 
         var settings = SignerSettings.From(builder.Configuration);
         using var bootLoggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true)
