@@ -13,7 +13,7 @@ internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string 
 /// prev is the SHA-256 of the line before. Reports the first line where that breaks, which
 /// catches an edited, removed, inserted or reordered record and a tail truncated mid-line.
 /// (Whole records cut off the end leave a valid shorter chain: compare the last seq with the
-/// last audit_seq a client saw, see docs/guards.md.)
+/// last audit_seq a client saw, see docs/audit-log.md.)
 /// </summary>
 internal static class AuditVerifier
 {

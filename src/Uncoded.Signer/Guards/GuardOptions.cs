@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Uncoded.Signer.Guards;
 
 // Bound from "Signer:Keys:<id>:Guard" (ErrorOnUnknownConfiguration), validated and frozen into
-// GuardSettings. Every default is the safe one and is documented in docs/guards.md.
+// GuardSettings. Every default is the safe one and is documented in the README ("Guards").
 
 internal sealed class GuardOptions
 {

@@ -188,7 +188,7 @@ internal static class StaticGuards
         else
         {
             // The signer does not know the price: the per-order MaxQuantity bounds it, and it adds
-            // nothing to the rolling notional (documented in docs/guards.md).
+            // nothing to the rolling notional (documented in the README ("Guards")).
             value = 0;
         }
         if (value > limits.MaxOrderNotional)

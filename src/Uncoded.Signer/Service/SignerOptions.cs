@@ -41,7 +41,7 @@ internal sealed class KeyOptions
 
     public Pkcs11Options? Pkcs11 { get; set; }
 
-    /// <summary>The key's guards (docs/guards.md). Absent: the safe defaults (no new order is signed).</summary>
+    /// <summary>The key's guards (README, "Guards"). Absent: the safe defaults (no new order is signed).</summary>
     public Guards.GuardOptions? Guard { get; set; }
 }
 
