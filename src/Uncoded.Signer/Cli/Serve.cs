@@ -23,35 +23,17 @@ internal static class Serve
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables(EnvPrefix);
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            o.UseUtcTimestamp = true;
-        });
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        // ASP.NET Core and gRPC log every request at Information: a synchronous console write per
-        // signature that would cost more than the signature itself. The signer logs its own events.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        ConfigureLogging(builder.Logging, builder.Configuration);
 
         var settings = SignerSettings.From(builder.Configuration);
-        using var bootLoggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true)
-            .AddConfiguration(builder.Configuration.GetSection("Logging"))
-            .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        using var bootLoggers = LoggerFactory.Create(l => ConfigureLogging(l, builder.Configuration));
         var bootLog = bootLoggers.CreateLogger("Uncoded.Signer");
 
         // Before any key is in memory: no core dumps, no same-uid ptrace; refuse writable config, socket, audit or state directories.
         ProcessHardening.LockDownProcess(bootLog);
         ProcessHardening.CheckPermissions(configFile, settings);
 
-        using var keys = KeyRing.Load(settings, bootLog);
-        foreach (var key in keys.All)
-        {
-            Log.KeyLoaded(bootLog, key.Id, Backends.SignatureEncoding.Name(key.Key.Algorithm), settings.Keys[key.Id].BackendName);
-        }
-        ProcessHardening.ReportKeyMemory(bootLog);
+        // Refuse a live socket or a log in use before unsealing anything or presenting a PIN.
         UnixSocketTransport.PrepareSocketPath(settings.SocketPath, bootLog);
         var time = TimeProvider.System;
         using var audit = AuditLog.Open(settings.AuditPath, time, bootLog);
@@ -60,6 +42,13 @@ internal static class Serve
         {
             LogGuards(bootLog, key);
         }
+
+        using var keys = KeyRing.Load(settings, bootLog);
+        foreach (var key in keys.All)
+        {
+            Log.KeyLoaded(bootLog, key.Id, Backends.SignatureEncoding.Name(key.Key.Algorithm), settings.Keys[key.Id].BackendName);
+        }
+        ProcessHardening.ReportKeyMemory(bootLog);
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(keys);
@@ -92,6 +81,23 @@ internal static class Serve
             File.Delete(settings.SocketPath);
         }
         return 0;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
+    {
+        logging.ClearProviders();
+        logging.AddConfiguration(configuration.GetSection("Logging"));
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+        logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // ASP.NET Core and gRPC log every request at Information: a synchronous console write per
+        // signature. The signer logs its own events.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Grpc", LogLevel.Warning);
     }
 
     private static void LogGuards(ILogger logger, KeySettings key)
