@@ -23,3 +23,11 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Uncoded.sln -c Release -nologo -v q
 dotnet test Uncoded.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" "$@"
+
+# The benchmark harness end to end, with small counts (figures from this run mean little; the
+# README's table comes from a full run: dotnet bench/Uncoded.Bench/bin/Release/net10.0/Uncoded.Bench.dll).
+smoke=$(mktemp)
+dotnet bench/Uncoded.Bench/bin/Release/net10.0/Uncoded.Bench.dll --quick --out "$smoke" >/dev/null
+grep -q "SoftHSM Ed25519" "$smoke"
+rm -f "$smoke"
+echo "benchmark harness: ok"

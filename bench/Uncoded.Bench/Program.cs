@@ -6,8 +6,11 @@ using Uncoded.Signer.Backends;
 using Uncoded.Signer.Tests.Support;
 
 // One process run measures every row, so ratios are comparable on a noisy machine.
-// Usage: dotnet run -c Release --project bench/Uncoded.Bench [-- --quick]
+// Usage: dotnet run -c Release --project bench/Uncoded.Bench [-- --quick] [--no-softhsm] [--out FILE]
+// --quick runs small counts (test.sh uses it to prove the harness works end to end; its figures mean little).
 var quick = args.Contains("--quick");
+var outIndex = Array.IndexOf(args, "--out");
+var outPath = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(Repo.Root, "bench", "results.md");
 var rows = new List<Row>();
 using var dir = new TempDir("uncoded-bench-");
 
@@ -46,6 +49,6 @@ if (!args.Contains("--no-softhsm"))
 var table = Row.Table(rows);
 Console.WriteLine(table);
 var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
-File.WriteAllText(Path.Combine(Repo.Root, "bench", "results.md"),
+File.WriteAllText(outPath,
     $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores ({cpu}), .NET {Environment.Version}.\n\n{table}\n");
 return 0;
