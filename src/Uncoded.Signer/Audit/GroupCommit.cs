@@ -37,8 +37,13 @@ internal sealed class GroupCommit<T>
     /// <summary>Set once a commit failed; from then on every call is refused with it.</summary>
     public SignerException? Failure => Volatile.Read(ref _failure);
 
-    /// <summary>Completes once <paramref name="item"/> is durable; may run the commit on the calling thread.</summary>
-    public Task<ulong> EnqueueAsync(T item)
+    /// <summary>
+    /// Completes once <paramref name="item"/> is durable. With <paramref name="commitInline"/> the
+    /// caller that becomes leader commits on its own thread; without it, the leader's commit runs
+    /// on a pool thread and the caller returns at once (it wants to do other work meanwhile).
+    /// Either way a caller that finds a commit in progress only queues its item: no thread hop.
+    /// </summary>
+    public Task<ulong> EnqueueAsync(T item, bool commitInline = true)
     {
         var done = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -53,6 +58,11 @@ internal sealed class GroupCommit<T>
                 return done.Task;
             }
             _leading = true;
+        }
+        if (!commitInline)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.Drain(), this, preferLocal: false);
+            return done.Task;
         }
         CommitPending();
         // Whatever arrived during our commit is left to a pool thread, so this caller answers now.

@@ -19,7 +19,14 @@ internal static class Serve
         {
             throw new SignerException(ErrorKind.Configuration, "CONFIG_NOT_FOUND", $"config file '{configFile.FullName}' does not exist");
         }
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = configFile.DirectoryName });
+        // reloadConfigOnChange=false: the default appsettings sources (cleared below) would otherwise
+        // leave a FileSystemWatcher on the content root (the config directory, often holding the
+        // audit log and state directory), waking a thread for every audit write and state rename.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = configFile.DirectoryName,
+        });
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables(EnvPrefix);

@@ -146,8 +146,12 @@ internal sealed partial class GuardEngine : IDisposable
         return GuardDecision.Allow;
     }
 
-    /// <summary>Completes once the key's state, including every admission made so far, is on disk.</summary>
-    public Task PersistAsync(string keyId) => _persist.EnqueueAsync(_keys[keyId]);
+    /// <summary>
+    /// Completes once the key's state, including every admission made so far, is on disk. Never
+    /// blocks the caller: the write runs on a pool thread (or joins one in progress), so the
+    /// caller can append its audit record meanwhile.
+    /// </summary>
+    public Task PersistAsync(string keyId) => _persist.EnqueueAsync(_keys[keyId], commitInline: false);
 
     private static GuardDecision RateDenied(string rule, int perMinute, string who) =>
         GuardDecision.Deny(ErrorKind.Exhausted, "RATE_LIMITED", rule, "bucket empty", StaticGuards.Invariant($"{perMinute}/min"),

@@ -32,8 +32,24 @@ internal static partial class Libc
     public const int O_DIRECTORY = 0x10000;
     public const int O_CLOEXEC = 0x80000;
 
+    public const int O_WRONLY = 1;
+    public const int O_CREAT = 0x40;
+    public const int O_TRUNC = 0x200;
+    public const int O_NOFOLLOW = 0x20000;
+    public const int EINTR = 4;
+
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int open(string path, int flags);
+
+    /// <summary>open(2) with a creation mode (the third, variadic argument).</summary>
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int open(string path, int flags, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int rename(string oldPath, string newPath);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);

@@ -46,7 +46,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         // Durable before signing: the audit record and (when an order was admitted) the rolling
         // cap, flushed concurrently. Not cancellable: once admitted, the record is written whether
         // or not the caller waits.
-        var persist = mustPersist ? Task.Run(() => guards.PersistAsync(keyId), CancellationToken.None) : Task.CompletedTask;
+        var persist = mustPersist ? guards.PersistAsync(keyId) : Task.CompletedTask;
         ulong seq;
         try
         {
