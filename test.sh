@@ -26,8 +26,10 @@ dotnet test Uncoded.sln -c Release --no-build --nologo -v q --logger "console;ve
 
 # The benchmark harness end to end, with small counts (figures from this run mean little; the
 # README's table comes from a full run: dotnet bench/Uncoded.Bench/bin/Release/net10.0/Uncoded.Bench.dll).
-smoke=$(mktemp)
-dotnet bench/Uncoded.Bench/bin/Release/net10.0/Uncoded.Bench.dll --quick --out "$smoke" >/dev/null
-grep -q "SoftHSM Ed25519" "$smoke"
-rm -f "$smoke"
+smoke=$(mktemp); smoke_log=$(mktemp)
+if ! dotnet bench/Uncoded.Bench/bin/Release/net10.0/Uncoded.Bench.dll --quick --out "$smoke" >"$smoke_log" 2>&1 \
+   || ! grep -q "SoftHSM Ed25519" "$smoke"; then
+  cat "$smoke_log"; echo "benchmark harness: FAILED" >&2; exit 1
+fi
+rm -f "$smoke" "$smoke_log"
 echo "benchmark harness: ok"
