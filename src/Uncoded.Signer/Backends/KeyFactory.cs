@@ -106,7 +106,7 @@ internal static class KeyFactory
     private static KeyMaterial FromPkcs8(ReadOnlySpan<byte> der, string label, DateTimeOffset now)
     {
         string oid;
-        ReadOnlyMemory<byte> privateKey;
+        byte[] privateKey = [];
         byte[] copy = der.ToArray();
         try
         {
@@ -134,7 +134,15 @@ internal static class KeyFactory
                 case Ed25519Oid:
                 {
                     // CurvePrivateKey ::= OCTET STRING (RFC 8410): the 32-byte seed, wrapped once more.
-                    var inner = new AsnReader(privateKey, AsnEncodingRules.DER).ReadOctetString();
+                    byte[] inner;
+                    try
+                    {
+                        inner = new AsnReader(privateKey, AsnEncodingRules.DER).ReadOctetString();
+                    }
+                    catch (AsnContentException)
+                    {
+                        throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "the Ed25519 private key is malformed");
+                    }
                     try
                     {
                         if (inner.Length != 32)
@@ -160,6 +168,7 @@ internal static class KeyFactory
         finally
         {
             CryptographicOperations.ZeroMemory(copy);
+            CryptographicOperations.ZeroMemory(privateKey);
         }
     }
 

@@ -153,6 +153,22 @@ internal static class StaticGuards
             return GuardDecision.Deny(ErrorKind.InvalidRequest, "ORDER_SHAPE_INVALID", "order-types", type, ShapeText(type),
                 $"a {type} order needs {ShapeText(type)}");
         }
+        if (!buy)
+        {
+            // A sell's price can be set anywhere (a LIMIT sell at 0.00000001 is a market dump into
+            // the attacker's bid) and its notional then says nothing: only the base quantity bounds
+            // what is given away. So every sell is sized by quantity and capped by MaxQuantity.
+            if (hasQuote)
+            {
+                return GuardDecision.Deny(ErrorKind.Denied, "SELL_BY_QUOTE_NOT_ALLOWED", "quantity-per-order", $"{type} SELL by quoteOrderQty",
+                    "quantity", $"a sell must be sized by base quantity: quoteOrderQty leaves the amount sold unbounded");
+            }
+            if (limits.MaxQuantity is null)
+            {
+                return GuardDecision.Deny(ErrorKind.Denied, "SELL_NEEDS_MAX_QUANTITY", "quantity-per-order", $"{type} SELL",
+                    $"Guard:Symbols:{symbol}:MaxQuantity", $"a sell of {symbol} needs a MaxQuantity for {symbol}: its price cannot bound it");
+            }
+        }
         if (hasQuantity && limits.MaxQuantity is { } maxQuantity && quantity > maxQuantity)
         {
             return GuardDecision.Deny(ErrorKind.Denied, "QUANTITY_CAP", "quantity-per-order", Money(quantity), Money(maxQuantity),
@@ -179,11 +195,6 @@ internal static class StaticGuards
             // A market buy by base quantity has no price bound at all: exactly the pump-and-dump shape.
             return GuardDecision.Deny(ErrorKind.Denied, "MARKET_BUY_NEEDS_QUOTE_ORDER_QTY", "order-types", $"{type} BUY by quantity",
                 "quoteOrderQty", $"a {type} buy must be sized by quoteOrderQty so its notional is bounded");
-        }
-        else if (limits.MaxQuantity is null)
-        {
-            return GuardDecision.Deny(ErrorKind.Denied, "MARKET_SELL_NEEDS_MAX_QUANTITY", "quantity-per-order", $"{type} SELL by quantity",
-                $"Guard:Symbols:{symbol}:MaxQuantity", $"a {type} sell by base quantity needs a MaxQuantity for {symbol}");
         }
         else
         {
