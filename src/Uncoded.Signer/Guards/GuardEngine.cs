@@ -106,6 +106,11 @@ internal sealed partial class GuardEngine : IDisposable
         out bool mustPersist)
     {
         mustPersist = false;
+        if (_persist.Failure is { } failure)
+        {
+            // The rolling cap can no longer be made durable: refuse everything, as the log says.
+            return GuardDecision.Deny(ErrorKind.Unavailable, failure.Reason, "guard-state", "write failed", "durable state", failure.Message);
+        }
         var state = _keys[keyId];
         var decision = PayloadParser.Parse(payload, out var parsed);
         if (!decision.IsAllowed)
