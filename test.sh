@@ -22,7 +22,9 @@ fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Uncoded.sln -c Release -nologo -v q
-dotnet test Uncoded.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" "$@"
+# Minimal verbosity: a failing test's name, message and stack are printed, and so stay in the
+# tail of the output above the summary (a run prints nothing per passing test).
+dotnet test Uncoded.sln -c Release --no-build --nologo -v q --logger "console;verbosity=minimal" "$@"
 
 # The benchmark harness end to end, with small counts (figures from this run mean little; the
 # README's table comes from a full run: dotnet bench/Uncoded.Bench/bin/Release/net10.0/Uncoded.Bench.dll).

@@ -42,11 +42,17 @@ internal static partial class Log
     public static partial void Pkcs11KeyExtractable(ILogger logger, string keyId);
 
     // 200-299: guards.
-    [LoggerMessage(200, LogLevel.Information, "Guard state for key {KeyId}: 24 h notional {Total} (from {Path})")]
+    [LoggerMessage(200, LogLevel.Information, "Guard state for key {KeyId}: 24 h notional {Total} (state directory {Path})")]
     public static partial void GuardStateLoaded(ILogger logger, string keyId, string total, string path);
 
-    [LoggerMessage(201, LogLevel.Critical, "Guard state cannot be persisted ({ExceptionType}: {Detail}); refusing every signature until restart")]
-    public static partial void GuardStateFailed(ILogger logger, string exceptionType, string detail);
+    [LoggerMessage(201, LogLevel.Warning, "Rolling-cap checkpoint {Path} cannot be written ({ExceptionType}: {Detail}); the audit log still holds every counted order, start-up will replay more of it")]
+    public static partial void CapCheckpointFailed(ILogger logger, string path, string exceptionType, string detail);
+
+    [LoggerMessage(203, LogLevel.Information, "Rolling-cap checkpoint {Path} written again")]
+    public static partial void CapCheckpointRecovered(ILogger logger, string path);
+
+    [LoggerMessage(204, LogLevel.Information, "Rolling caps rebuilt: {Orders} counted orders replayed from the audit log after seq {FromSeq} (log ends at seq {LastSeq})")]
+    public static partial void CapReplayed(ILogger logger, int orders, ulong fromSeq, ulong lastSeq);
 
     [LoggerMessage(202, LogLevel.Information, "Guards for key {KeyId}: endpoints [{Endpoints}], symbols [{Symbols}], order types [{OrderTypes}], max 24 h notional {MaxDaily}, skew ±{SkewMs} ms, recvWindow ≤ {RecvWindowMs} ms, {PerMinute}/min per key, {PerPeer}/min per peer")]
     public static partial void GuardsConfigured(ILogger logger, string keyId, string endpoints, string symbols, string orderTypes, string maxDaily,

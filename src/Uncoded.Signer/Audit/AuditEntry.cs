@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -19,8 +20,12 @@ internal sealed record AuditEntry(
     byte[] Payload,
     bool Allowed,
     string? Reason,
-    IReadOnlyDictionary<string, string>? Detail)
+    IReadOnlyDictionary<string, string>? Detail,
+    decimal? Notional = null)
 {
+    /// <summary>How <c>time</c> is written: UTC, microseconds.</summary>
+    public const string TimeFormat = "yyyy-MM-ddTHH:mm:ss.ffffffZ";
+
     public const string Allow = "allow";
     public const string Deny = "deny";
 
@@ -37,7 +42,7 @@ internal sealed record AuditEntry(
         using var json = new Utf8JsonWriter(output, Options);
         json.WriteStartObject();
         json.WriteNumber("seq", seq);
-        json.WriteString("time", Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture));
+        json.WriteString("time", Time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture));
         json.WriteStartObject("peer");
         if (Peer is null)
         {
@@ -58,6 +63,11 @@ internal sealed record AuditEntry(
         // Latin-1 maps every byte to one character, so even a refused non-ASCII payload is recorded losslessly.
         json.WriteString("payload", Encoding.Latin1.GetString(Payload));
         json.WriteString("decision", Allowed ? Allow : Deny);
+        if (Notional is { } notional)
+        {
+            // What this order added to the key's rolling 24 h cap: the log is the cap's write-ahead record.
+            json.WriteString("notional", notional.ToString(CultureInfo.InvariantCulture));
+        }
         if (Reason is null)
         {
             json.WriteNull("reason");

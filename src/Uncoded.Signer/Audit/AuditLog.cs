@@ -25,19 +25,20 @@ internal sealed class AuditLog : IDisposable
     private readonly GroupCommit<AuditEntry> _commit;
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
     private readonly ArrayBufferWriter<byte> _line = new(8 * 1024);
-    private long _offset;
-    private ulong _seq;
-    private string _prevHex;
+    private readonly long _headerLength;
+    private readonly string _headerHash;
+    private AuditPosition _position;
+    private Action<List<AuditEntry>, AuditPosition>? _committed;
 
-    private AuditLog(string path, FileStream lockFile, FileStream stream, long offset, ulong seq, string prevHex, ILogger logger)
+    private AuditLog(string path, FileStream lockFile, FileStream stream, AuditPosition position, long headerLength, string headerHash, ILogger logger)
     {
         Path = path;
         _lock = lockFile;
         _stream = stream;
         _file = stream.SafeFileHandle;
-        _offset = offset;
-        _seq = seq;
-        _prevHex = prevHex;
+        _position = position;
+        _headerLength = headerLength;
+        _headerHash = headerHash;
         _commit = new GroupCommit<AuditEntry>("AUDIT_UNAVAILABLE", "audit log", Commit,
             e => Log.AuditFailed(logger, path, e.GetType().Name, e.Message));
     }
@@ -45,7 +46,25 @@ internal sealed class AuditLog : IDisposable
     public string Path { get; }
 
     /// <summary>The sequence number of the last record on disk.</summary>
-    public ulong LastSeq => Volatile.Read(ref _seq);
+    public ulong LastSeq => Position.Seq;
+
+    /// <summary>Where the log ends: last seq, its end offset and the hash of its last line.</summary>
+    public AuditPosition Position => Volatile.Read(ref _position);
+
+    /// <summary>Where the first record goes: right after the header line.</summary>
+    public AuditPosition Start => new(0, _headerLength, _headerHash);
+
+    /// <summary>
+    /// Registers the one observer told about every batch once it is on disk (on the committing
+    /// thread, before any of its callers is answered), with the log's new end.
+    /// </summary>
+    public void OnCommitted(Action<List<AuditEntry>, AuditPosition> observer)
+    {
+        if (Interlocked.CompareExchange(ref _committed, observer, null) is not null)
+        {
+            throw new InvalidOperationException("the audit log already has an observer");
+        }
+    }
 
     /// <summary>Opens (or creates, with a fresh genesis) the log and continues its chain after verifying the tail.</summary>
     public static AuditLog Open(string path, TimeProvider time, ILogger logger)
@@ -91,11 +110,13 @@ internal sealed class AuditLog : IDisposable
                 Durable.DataSync(file);
                 Durable.SyncDirectory(directory);
                 Log.AuditCreated(logger, path);
-                return new AuditLog(path, lockFile, stream, header.Length, 0, Hash(header.AsSpan(0, header.Length - 1)), logger);
+                var headerHash = Hash(header.AsSpan(0, header.Length - 1));
+                return new AuditLog(path, lockFile, stream, new AuditPosition(0, header.Length, headerHash), header.Length, headerHash, logger);
             }
             var (seq, prevHex) = ReadTail(file, length, path);
+            var (headerLength, headerHashRead) = ReadHeader(file, length, path);
             Log.AuditContinued(logger, path, seq);
-            return new AuditLog(path, lockFile, stream, length, seq, prevHex, logger);
+            return new AuditLog(path, lockFile, stream, new AuditPosition(seq, length, prevHex), headerLength, headerHashRead, logger);
         }
         catch (Exception e)
         {
@@ -112,8 +133,9 @@ internal sealed class AuditLog : IDisposable
     private void Commit(List<AuditEntry> batch, ulong[] results)
     {
         _buffer.ResetWrittenCount();
-        var seq = _seq;
-        var prev = _prevHex;
+        var start = _position;
+        var seq = start.Seq;
+        var prev = start.Hash;
         for (var i = 0; i < batch.Count; i++)
         {
             seq++;
@@ -124,11 +146,70 @@ internal sealed class AuditLog : IDisposable
             _buffer.Write("\n"u8);
             results[i] = seq;
         }
-        RandomAccess.Write(_file, _buffer.WrittenSpan, _offset);
+        RandomAccess.Write(_file, _buffer.WrittenSpan, start.Offset);
         Durable.DataSync(_file);
-        _offset += _buffer.WrittenCount;
-        _prevHex = prev;
-        Volatile.Write(ref _seq, seq);
+        var end = new AuditPosition(seq, start.Offset + _buffer.WrittenCount, prev);
+        Volatile.Write(ref _position, end);
+        _committed?.Invoke(batch, end);
+    }
+
+    /// <summary>
+    /// Reads every record after <paramref name="from"/> (a position this log reported earlier) up
+    /// to the end, checking that the chain continues from it, and hands each to
+    /// <paramref name="record"/>. Start-up only, before anything is appended. A position the log
+    /// no longer holds (records cut off, the log replaced or edited) is AUDIT_LOG_CORRUPT.
+    /// </summary>
+    public void ReadAfter(AuditPosition from, Action<AuditLine> record)
+    {
+        var end = Position;
+        if (from.Seq > end.Seq || from.Offset > end.Offset)
+        {
+            throw Corrupt(Path, $"the guard state was written at seq {from.Seq}, but the log ends at seq {end.Seq}: records were cut off the end of the log");
+        }
+        if (from.Offset < _headerLength)
+        {
+            throw Corrupt(Path, "the guard state points into the log's header: it belongs to another log");
+        }
+        var seq = from.Seq;
+        var prev = from.Hash;
+        var line = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        var offset = from.Offset;
+        while (offset < end.Offset)
+        {
+            var read = RandomAccess.Read(_file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end.Offset - offset)), offset);
+            if (read == 0)
+            {
+                break;
+            }
+            offset += read;
+            var span = buffer.AsSpan(0, read);
+            while (!span.IsEmpty)
+            {
+                var newline = span.IndexOf((byte)'\n');
+                if (newline < 0)
+                {
+                    line.Write(span);
+                    break;
+                }
+                line.Write(span[..newline]);
+                span = span[(newline + 1)..];
+                var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+                var parsed = AuditVerifier.ParseLine(bytes, out var problem);
+                if (parsed is null || parsed.IsHeader || parsed.Seq != seq + 1 || parsed.Prev != prev)
+                {
+                    throw Corrupt(Path, $"the record after seq {seq} (where the guard state was last written) does not continue the chain ({(parsed is null ? problem : "seq or prev")})");
+                }
+                seq = parsed.Seq;
+                prev = Hash(bytes);
+                record(parsed);
+                line.SetLength(0);
+            }
+        }
+        if (seq != end.Seq || prev != end.Hash)
+        {
+            throw Corrupt(Path, $"the guard state saw this log up to seq {from.Seq}, and the log no longer matches that (a record was edited or the log replaced)");
+        }
     }
 
     public static string Hash(ReadOnlySpan<byte> line) => Convert.ToHexStringLower(SHA256.HashData(line));
@@ -193,6 +274,19 @@ internal sealed class AuditLog : IDisposable
             throw Corrupt(path, "its last two records do not chain");
         }
         return (lastRecord.Seq, Hash(last));
+    }
+
+    /// <summary>The header line's length (with its newline) and hash: where the chain starts.</summary>
+    private static (long Length, string Hash) ReadHeader(SafeFileHandle file, long length, string path)
+    {
+        var head = new byte[(int)Math.Min(length, 4096)];
+        RandomAccess.Read(file, head, 0);
+        var newline = head.AsSpan().IndexOf((byte)'\n');
+        if (newline < 0 || AuditVerifier.ParseLine(head.AsSpan(0, newline), out _) is not { IsHeader: true })
+        {
+            throw Corrupt(path, "its first line is not the header");
+        }
+        return (newline + 1, Hash(head.AsSpan(0, newline)));
     }
 
     private static SignerException Corrupt(string path, string what) => new(ErrorKind.Configuration, "AUDIT_LOG_CORRUPT",

@@ -1,9 +1,14 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Uncoded.Signer.Audit;
 
-/// <summary>One parsed line: the header (seq 0) or a record.</summary>
-internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev);
+/// <summary>
+/// One parsed line: the header (seq 0) or a record. <see cref="Notional"/> is what an allowed
+/// order added to its key's rolling 24 h cap (absent on reads and refusals).
+/// </summary>
+internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev, DateTimeOffset Time = default, string Key = "", bool Allowed = false,
+    decimal? Notional = null);
 
 /// <summary>The verdict of <see cref="AuditVerifier.Verify"/>: <see cref="BadLine"/> is 0 when the chain holds.</summary>
 internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message);
@@ -149,7 +154,25 @@ internal static class AuditVerifier
                 problem = "prev is not a SHA-256 hex digest";
                 return null;
             }
-            return new AuditLine(false, root.GetProperty("seq").GetUInt64(), prev);
+            if (!DateTimeOffset.TryParseExact(root.GetProperty("time").GetString(), AuditEntry.TimeFormat, CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal, out var time))
+            {
+                problem = "time is not an ISO 8601 UTC time";
+                return null;
+            }
+            decimal? notional = null;
+            if (root.TryGetProperty("notional", out var counted))
+            {
+                if (decision != AuditEntry.Allow ||
+                    !decimal.TryParse(counted.GetString(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value))
+                {
+                    problem = "notional is not a decimal on an allowed record";
+                    return null;
+                }
+                notional = value;
+            }
+            return new AuditLine(false, root.GetProperty("seq").GetUInt64(), prev, time, root.GetProperty("key").GetString() ?? "",
+                decision == AuditEntry.Allow, notional);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {

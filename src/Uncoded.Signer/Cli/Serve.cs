@@ -44,7 +44,7 @@ internal static class Serve
         UnixSocketTransport.PrepareSocketPath(settings.SocketPath, bootLog);
         var time = TimeProvider.System;
         using var audit = AuditLog.Open(settings.AuditPath, time, bootLog);
-        using var guards = GuardEngine.Open(settings, time, bootLog, () => audit.LastSeq);
+        using var guards = GuardEngine.Open(settings, time, bootLog, audit);
         foreach (var key in settings.Keys.Values)
         {
             LogGuards(bootLog, key);

@@ -6,7 +6,7 @@ namespace Uncoded.Signer.Guards;
 /// <summary>
 /// Notional signed in the last 24 hours, in one-minute buckets. An amount leaves the window one
 /// to two minutes late, never early: the cap errs on the safe side. Not thread-safe: the owner
-/// serialises access (the key's lock).
+/// serialises access.
 /// </summary>
 internal sealed class RollingWindow
 {
@@ -28,6 +28,16 @@ internal sealed class RollingWindow
         _total += notional;
     }
 
+    public RollingWindow Clone()
+    {
+        var copy = new RollingWindow { _total = _total };
+        foreach (var (minute, notional) in _buckets)
+        {
+            copy._buckets[minute] = notional;
+        }
+        return copy;
+    }
+
     private void Prune(long minute)
     {
         while (_buckets.Count > 0)
@@ -42,56 +52,37 @@ internal sealed class RollingWindow
         }
     }
 
-    /// <summary>The audit log's last seq when this state was last written (a lower bound of what the log must hold).</summary>
-    public ulong AuditSeq { get; private set; }
-
-    public byte[] Serialize(string keyId, ulong auditSeq)
+    /// <summary>As a JSON array of <c>[minute since the epoch, "notional"]</c> pairs.</summary>
+    public void WriteTo(Utf8JsonWriter json)
     {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        json.WriteStartArray();
+        foreach (var (minute, notional) in _buckets)
         {
-            json.WriteStartObject();
-            json.WriteNumber("version", 1);
-            json.WriteString("key", keyId);
-            json.WriteNumber("auditSeq", auditSeq);
-            json.WriteStartArray("minutes");
-            foreach (var (minute, notional) in _buckets)
-            {
-                json.WriteStartArray();
-                json.WriteNumberValue(minute);
-                json.WriteStringValue(notional.ToString(CultureInfo.InvariantCulture));
-                json.WriteEndArray();
-            }
+            json.WriteStartArray();
+            json.WriteNumberValue(minute);
+            json.WriteStringValue(notional.ToString(CultureInfo.InvariantCulture));
             json.WriteEndArray();
-            json.WriteEndObject();
         }
-        stream.WriteByte((byte)'\n');
-        return stream.ToArray();
+        json.WriteEndArray();
     }
 
-    /// <summary>Reads a state file written by <see cref="Serialize"/>; throws <see cref="FormatException"/> on anything else.</summary>
-    public static RollingWindow Deserialize(ReadOnlySpan<byte> bytes, string keyId)
+    /// <summary>Reads what <see cref="WriteTo"/> wrote; throws <see cref="FormatException"/> (or a JSON access exception) on anything else.</summary>
+    public static RollingWindow ReadFrom(JsonElement minutes)
     {
         var window = new RollingWindow();
-        try
+        foreach (var entry in minutes.EnumerateArray())
         {
-            var root = JsonDocument.Parse(bytes.ToArray()).RootElement;
-            if (root.GetProperty("version").GetInt32() != 1 || root.GetProperty("key").GetString() != keyId)
+            if (entry.GetArrayLength() != 2)
             {
-                throw new FormatException("unexpected version or key");
+                throw new FormatException("a bucket is not [minute, notional]");
             }
-            window.AuditSeq = root.GetProperty("auditSeq").GetUInt64();
-            foreach (var entry in root.GetProperty("minutes").EnumerateArray())
+            var notional = decimal.Parse(entry[1].GetString()!, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+            if (!window._buckets.TryAdd(entry[0].GetInt64(), notional))
             {
-                var notional = decimal.Parse(entry[1].GetString()!, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
-                window._buckets[entry[0].GetInt64()] = notional;
-                window._total += notional;
+                throw new FormatException("a minute appears twice");
             }
-            return window;
+            window._total += notional;
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException or FormatException)
-        {
-            throw new FormatException(e.GetType().Name, e);
-        }
+        return window;
     }
 }

@@ -7,8 +7,8 @@ namespace Uncoded.Signer.Service;
 
 /// <summary>
 /// The order of work for every Sign call: validate and parse the request, check every guard
-/// (admitting the signature into the key's rate and rolling caps), persist the guard state and
-/// append the audit record durably, sign, answer. Nothing is signed that is not on disk first;
+/// (admitting the signature into the key's rate and rolling caps), append the audit record
+/// durably (for an order it also makes the rolling cap durable), sign, answer. Nothing is signed that is not on disk first;
 /// refusals are audited too.
 /// </summary>
 internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog audit, TimeProvider time, ILogger<SignPipeline> logger)
@@ -22,7 +22,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
     {
         var now = time.GetUtcNow();
         LoadedKey? key = null;
-        var mustPersist = false;
+        decimal? counted = null;
         try
         {
             ValidateRequest(method, path, payload.Span);
@@ -31,7 +31,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
                 throw new SignerException(ErrorKind.UnknownKey, "UNKNOWN_KEY", "no key with that key_id is configured",
                     new Dictionary<string, string> { ["key_id"] = Printable(keyId) });
             }
-            var decision = guards.Check(keyId, method, path, payload.Span, peer, now.ToUnixTimeMilliseconds(), out mustPersist);
+            var decision = guards.Check(keyId, method, path, payload.Span, peer, now.ToUnixTimeMilliseconds(), out counted);
             if (!decision.IsAllowed)
             {
                 throw decision.ToException();
@@ -43,19 +43,10 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
                 refusal).ConfigureAwait(false);
             throw;
         }
-        // Durable before signing: the audit record and (when an order was admitted) the rolling
-        // cap, flushed concurrently. Not cancellable: once admitted, the record is written whether
-        // or not the caller waits.
-        var persist = mustPersist ? guards.PersistAsync(keyId) : Task.CompletedTask;
-        ulong seq;
-        try
-        {
-            seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null)).ConfigureAwait(false);
-        }
-        finally
-        {
-            await persist.ConfigureAwait(false);
-        }
+        // Durable before signing: the audit record, which for an order also carries what it added
+        // to the rolling cap (the log is the cap's write-ahead record). Not cancellable: once
+        // admitted, the record is written whether or not the caller waits.
+        var seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null, counted)).ConfigureAwait(false);
         var raw = await key.Key.SignAsync(payload, cancellationToken).ConfigureAwait(false);
         return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
     }

@@ -213,13 +213,33 @@ public sealed class AuditLifecycleTests
         {
             await signer.SignAsync("POST", "/api/v3/order", "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp={now}");
         }
-        signer.Process.Kill();
+        // A clean stop leaves the rolling-cap checkpoint at the log's end (seq 3); cutting records behind it is noticed.
+        Assert.Equal(0, await signer.Process.TerminateAsync());
         var lines = signer.AuditLines();
         await File.WriteAllLinesAsync(signer.AuditPath, lines[..^2]);
         Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath)).ExitCode);
         await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false);
         Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("records were cut off the end of the log", again.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Restart_LastRecordEditedAfterCheckpoint_RefusesToStart()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
+        for (var i = 0; i < 2; i++)
+        {
+            await signer.SignAsync("POST", "/api/v3/order", "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp={now}");
+        }
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        // Same length, chain between the last two lines intact: only the checkpoint's hash of the last line tells.
+        var lines = signer.AuditLines();
+        lines[^1] = lines[^1].Replace("\"notional\":\"0.1\"", "\"notional\":\"0.0\"", StringComparison.Ordinal);
+        await File.WriteAllLinesAsync(signer.AuditPath, lines);
+        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false);
+        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("AUDIT_LOG_CORRUPT", again.Log, StringComparison.Ordinal);
+        Assert.Contains("seq 2", again.Log, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Uncoded.Client;
 using Uncoded.Signer.Tests.Support;
+using Uncoded.Testing;
 
 namespace Uncoded.Signer.Tests.Guards;
 
@@ -22,7 +23,7 @@ public sealed class CapAndRateTests
     };
 
     [Fact]
-    public async Task RollingCap_SurvivesKill9AndRestart()
+    public async Task RollingCap_SurvivesKill9AndRestart_RebuiltFromTheAuditLog()
     {
         await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
         for (var i = 0; i < 7; i++)
@@ -31,9 +32,12 @@ public sealed class CapAndRateTests
         }
         // Test orders count too: their signature is just as valid on /api/v3/order.
         await signer.SignAsync("POST", "/api/v3/order/test", OneUnit);
-        Assert.True(File.Exists(Path.Combine(signer.StatePath, "k.rolling.json")));
+        var order = signer.LastAuditRecord();
+        Assert.Equal("1", order.GetProperty("notional").GetString());
 
+        // SIGKILL within the checkpoint interval: only the audit log knows about the 8 orders.
         await signer.KillAndRestartAsync();
+        Assert.Contains("8 counted orders replayed from the audit log after seq 0", signer.Process.Log, StringComparison.Ordinal);
 
         await signer.SignAsync("POST", Order, OneUnit);
         await signer.SignAsync("POST", Order, OneUnit.Replace("quantity=1", "quantity=0.5", StringComparison.Ordinal).Replace("price=1", "price=2", StringComparison.Ordinal));
@@ -43,9 +47,49 @@ public sealed class CapAndRateTests
         Assert.Equal("notional-24h", refused.Metadata["rule"]);
         Assert.Equal("10 + 1", refused.Metadata["observed"]);
         Assert.Equal("10", refused.Metadata["limit"]);
-        Assert.Contains("10", await File.ReadAllTextAsync(Path.Combine(signer.StatePath, "k.rolling.json")), StringComparison.Ordinal);
-        // Reads are not capped.
+        // Reads are not capped, and carry no notional.
         await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        Assert.False(signer.LastAuditRecord().TryGetProperty("notional", out _));
+    }
+
+    [Fact]
+    public async Task RollingCap_CheckpointThenKill9_EveryOrderCountedExactlyOnce()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
+        for (var i = 0; i < 4; i++)
+        {
+            await signer.SignAsync("POST", Order, OneUnit);
+        }
+        // A clean stop writes the checkpoint at the log's end (seq 4).
+        await signer.StopAndRestartAsync();
+        Assert.Contains("\"auditSeq\":4,", await File.ReadAllTextAsync(signer.CheckpointPath), StringComparison.Ordinal);
+        Assert.Contains("0 counted orders replayed from the audit log after seq 4", signer.Process.Log, StringComparison.Ordinal);
+        for (var i = 0; i < 4; i++)
+        {
+            await signer.SignAsync("POST", Order, OneUnit);
+        }
+        // The checkpoint holds 4, the log after it 4 more: replay adds those, not the first 4 again.
+        await signer.KillAndRestartAsync();
+        Assert.Contains("4 counted orders replayed from the audit log after seq 4", signer.Process.Log, StringComparison.Ordinal);
+        await signer.SignAsync("POST", Order, OneUnit);
+        await signer.SignAsync("POST", Order, OneUnit);
+        var refused = await signer.RefusedAsync("POST", Order, OneUnit);
+        Assert.Equal("ROLLING_CAP", refused.Reason);
+        Assert.Equal("10 + 1", refused.Metadata["observed"]);
+    }
+
+    [Fact]
+    public async Task RollingCap_CorruptCheckpoint_RefusesToStart()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
+        await signer.SignAsync("POST", Order, OneUnit);
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        var text = await File.ReadAllTextAsync(signer.CheckpointPath);
+        await File.WriteAllTextAsync(signer.CheckpointPath, text.Replace("\"1\"", "\"x\"", StringComparison.Ordinal));
+        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false);
+        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("GUARD_STATE_CORRUPT", again.Log, StringComparison.Ordinal);
+        Assert.Contains("refusing to start with an unknown 24 h total", again.Log, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -74,7 +74,7 @@ public sealed class PipelineClockTests : IDisposable
         var keys = new KeyRing([new LoadedKey("k", "api", SoftwareKeys.Create(
             KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), "t", DateTimeOffset.UnixEpoch)))]);
         var audit = AuditLog.Open(settings.AuditPath, _clock, NullLogger.Instance);
-        var guards = GuardEngine.Open(settings, _clock, NullLogger.Instance, () => audit.LastSeq);
+        var guards = GuardEngine.Open(settings, _clock, NullLogger.Instance, audit);
         return new Owned<SignPipeline>(new SignPipeline(keys, guards, audit, _clock, NullLogger<SignPipeline>.Instance), guards, audit, keys);
     }
 

@@ -34,6 +34,9 @@ internal sealed class GuardedSigner : IAsyncDisposable
 
     public string StatePath => Dir.File("state");
 
+    /// <summary>The rolling-cap checkpoint.</summary>
+    public string CheckpointPath => Path.Combine(StatePath, "rolling-cap.json");
+
     public static async Task<GuardedSigner> StartAsync(object guard, string? auditPath = null)
     {
         var dir = new TempDir();
@@ -45,9 +48,21 @@ internal sealed class GuardedSigner : IAsyncDisposable
     }
 
     /// <summary>SIGKILL, then start again with the same config file.</summary>
-    public async Task KillAndRestartAsync()
+    public Task KillAndRestartAsync() => RestartAsync(graceful: false);
+
+    /// <summary>SIGTERM (a clean shutdown, exit code 0), then start again with the same config file.</summary>
+    public Task StopAndRestartAsync() => RestartAsync(graceful: true);
+
+    private async Task RestartAsync(bool graceful)
     {
-        Process.Kill();
+        if (graceful)
+        {
+            Assert.Equal(0, await Process.TerminateAsync());
+        }
+        else
+        {
+            Process.Kill();
+        }
         Client.Dispose();
         await Process.DisposeAsync();
         Process = await SignerProcess.StartWithConfigAsync(Process.ConfigPath, Process.SocketPath);

@@ -132,6 +132,14 @@ internal sealed class SignerProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>SIGTERM, as systemd or docker stop it: a clean shutdown. Returns the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        var kill = await Run.ProcessAsync("kill", ["-TERM", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        return await WaitForExitAsync(TimeSpan.FromSeconds(60));
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

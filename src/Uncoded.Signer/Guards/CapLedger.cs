@@ -1,0 +1,232 @@
+using System.Text.Json;
+using Uncoded.Signer.Audit;
+using Uncoded.Signer.Hardening;
+using Uncoded.Signer.Service;
+
+namespace Uncoded.Signer.Guards;
+
+/// <summary>
+/// The durable side of the rolling 24 h caps. The audit log is their write-ahead record: each
+/// allowed order's record carries the notional it added and is on disk before the signature
+/// leaves. This ledger follows the log's commits, keeping every key's window as of the last
+/// record on disk, and writes it with that log position as a checkpoint
+/// (<c>StateDirectory/rolling-cap.json</c>) at start-up, every <see cref="CheckpointInterval"/>
+/// and at shutdown. Start-up loads the checkpoint and replays the records after it, so a crash
+/// or a kill never loses a counted order and never counts one twice.
+/// </summary>
+internal sealed class CapLedger : IDisposable
+{
+    public const string FileName = "rolling-cap.json";
+    public const int Version = 2;
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(10);
+
+    private readonly object _gate = new();
+    private readonly object _writeGate = new();
+    private readonly Dictionary<string, RollingWindow> _windows;
+    private readonly string _path;
+    private readonly string _directory;
+    private readonly ILogger _logger;
+    private AuditPosition _position;
+    private AuditPosition? _written;
+    private ITimer? _timer;
+    private bool _failing;
+
+    private CapLedger(string directory, Dictionary<string, RollingWindow> windows, AuditPosition position, ILogger logger)
+    {
+        _directory = directory;
+        _path = Path.Combine(directory, FileName);
+        _windows = windows;
+        _position = position;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Rebuilds the windows from the checkpoint and the audit records after it, writes a fresh
+    /// checkpoint and starts following <paramref name="audit"/>. Fails closed: a checkpoint that
+    /// cannot be read, or that the log does not continue, stops start-up.
+    /// </summary>
+    public static CapLedger Open(string stateDirectory, AuditLog audit, TimeProvider time, ILogger logger)
+    {
+        var path = Path.Combine(stateDirectory, FileName);
+        Dictionary<string, RollingWindow> windows;
+        AuditPosition from;
+        if (File.Exists(path))
+        {
+            try
+            {
+                (windows, from) = Read(File.ReadAllBytes(path));
+            }
+            catch (FormatException e)
+            {
+                throw new SignerException(ErrorKind.Configuration, "GUARD_STATE_CORRUPT",
+                    $"guard state '{path}' cannot be read ({e.Message}); refusing to start with an unknown 24 h total", inner: e);
+            }
+        }
+        else
+        {
+            windows = new Dictionary<string, RollingWindow>(StringComparer.Ordinal);
+            from = audit.Start;
+        }
+        var replayed = 0;
+        audit.ReadAfter(from, record =>
+        {
+            if (record.Allowed && record.Notional is { } notional)
+            {
+                Window(windows, record.Key).Add(record.Time.ToUnixTimeMilliseconds(), notional);
+                replayed++;
+            }
+        });
+        Log.CapReplayed(logger, replayed, from.Seq, audit.LastSeq);
+        var ledger = new CapLedger(stateDirectory, windows, audit.Position, logger);
+        try
+        {
+            ledger.Checkpoint();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SignerException(ErrorKind.Configuration, "GUARD_STATE_UNAVAILABLE", $"cannot write the guard state '{path}': {e.Message}", inner: e);
+        }
+        audit.OnCommitted(ledger.Apply);
+        ledger._timer = time.CreateTimer(static self => ((CapLedger)self!).TryCheckpoint(), ledger, CheckpointInterval, CheckpointInterval);
+        return ledger;
+    }
+
+    /// <summary>A copy of <paramref name="keyId"/>'s window as of the last record on disk.</summary>
+    public RollingWindow Snapshot(string keyId)
+    {
+        lock (_gate)
+        {
+            return Window(_windows, keyId).Clone();
+        }
+    }
+
+    /// <summary>Called by the audit log after each batch is on disk.</summary>
+    private void Apply(List<AuditEntry> batch, AuditPosition end)
+    {
+        lock (_gate)
+        {
+            foreach (var entry in batch)
+            {
+                if (entry.Allowed && entry.Notional is { } notional)
+                {
+                    Window(_windows, entry.KeyId).Add(entry.Time.ToUnixTimeMilliseconds(), notional);
+                }
+            }
+            _position = end;
+        }
+    }
+
+    /// <summary>Writes the checkpoint (atomic replace, then directory fsync) if the log moved since the last one.</summary>
+    public void Checkpoint()
+    {
+        lock (_writeGate)
+        {
+            byte[] content;
+            AuditPosition position;
+            lock (_gate)
+            {
+                position = _position;
+                if (position == _written)
+                {
+                    return;
+                }
+                content = Write(_windows, position);
+            }
+            Durable.ReplaceFile(_path, content);
+            Durable.SyncDirectory(_directory);
+            _written = position;
+        }
+    }
+
+    private void TryCheckpoint()
+    {
+        try
+        {
+            Checkpoint();
+            if (_failing)
+            {
+                _failing = false;
+                Log.CapCheckpointRecovered(_logger, _path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The audit log still holds every counted order: nothing is lost, start-up only replays more.
+            if (!_failing)
+            {
+                _failing = true;
+                Log.CapCheckpointFailed(_logger, _path, e.GetType().Name, e.Message);
+            }
+        }
+    }
+
+    private static RollingWindow Window(Dictionary<string, RollingWindow> windows, string keyId)
+    {
+        if (!windows.TryGetValue(keyId, out var window))
+        {
+            window = new RollingWindow();
+            windows[keyId] = window;
+        }
+        return window;
+    }
+
+    private static byte[] Write(Dictionary<string, RollingWindow> windows, AuditPosition position)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("version", Version);
+            json.WriteNumber("auditSeq", position.Seq);
+            json.WriteNumber("auditOffset", position.Offset);
+            json.WriteString("auditHash", position.Hash);
+            json.WriteStartObject("keys");
+            foreach (var (keyId, window) in windows)
+            {
+                json.WritePropertyName(keyId);
+                window.WriteTo(json);
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        stream.WriteByte((byte)'\n');
+        return stream.ToArray();
+    }
+
+    /// <summary>Reads a checkpoint written by <see cref="Write"/>; throws <see cref="FormatException"/> on anything else.</summary>
+    private static (Dictionary<string, RollingWindow> Windows, AuditPosition Position) Read(byte[] bytes)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            var root = document.RootElement;
+            if (root.GetProperty("version").GetInt32() != Version)
+            {
+                throw new FormatException("unknown version");
+            }
+            var hash = root.GetProperty("auditHash").GetString();
+            if (hash is not { Length: 64 })
+            {
+                throw new FormatException("auditHash is not a SHA-256 hex digest");
+            }
+            var position = new AuditPosition(root.GetProperty("auditSeq").GetUInt64(), root.GetProperty("auditOffset").GetInt64(), hash);
+            var windows = new Dictionary<string, RollingWindow>(StringComparer.Ordinal);
+            foreach (var key in root.GetProperty("keys").EnumerateObject())
+            {
+                windows[key.Name] = RollingWindow.ReadFrom(key.Value);
+            }
+            return (windows, position);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
+        {
+            throw new FormatException(e.GetType().Name, e);
+        }
+    }
+
+    /// <summary>Stops the timer and writes a last checkpoint (a failure is logged: the log still holds everything).</summary>
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        TryCheckpoint();
+    }
+}
