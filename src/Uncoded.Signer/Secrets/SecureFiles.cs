@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using Uncoded.Signer.Hardening;
 using Uncoded.Signer.Service;
 
 namespace Uncoded.Signer.Secrets;
@@ -43,34 +45,63 @@ internal static class SecureFiles
         }
     }
 
+    /// <summary>
+    /// Writes a new 0600 file durably (temp file + fsync, link into place without overwriting,
+    /// directory fsync). Never replaces an existing file, and removes only the temp file it made.
+    /// </summary>
     public static void WriteNewPrivate(string path, ReadOnlySpan<byte> content)
     {
         if (File.Exists(path))
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "FILE_EXISTS",
-                $"'{path}' already exists; refusing to overwrite a key file (move it away first)");
+            throw Exists(path);
         }
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, new FileStreamOptions
+            using var stream = new FileStream(temp, new FileStreamOptions
             {
                 Mode = FileMode.CreateNew,
                 Access = FileAccess.Write,
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
+            });
+            try
             {
                 stream.Write(content);
                 stream.Flush(flushToDisk: true);
             }
+            catch
+            {
+                File.Delete(temp);
+                throw;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw WriteFailed(path, e);
+        }
+        try
+        {
             File.Move(temp, full, overwrite: false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             File.Delete(temp);
-            throw new SignerException(ErrorKind.InvalidRequest, "WRITE_FAILED", $"cannot write '{path}': {e.Message}");
+            throw File.Exists(full) ? Exists(path) : WriteFailed(path, e);
+        }
+        try
+        {
+            Durable.SyncDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw WriteFailed(path, e);
         }
     }
+
+    private static SignerException WriteFailed(string path, Exception e) => new(ErrorKind.InvalidRequest, "WRITE_FAILED", $"cannot write '{path}': {e.Message}");
+
+    private static SignerException Exists(string path) => new(ErrorKind.InvalidRequest, "FILE_EXISTS",
+        $"'{path}' already exists; refusing to overwrite a key file (move it away first)");
 }
