@@ -65,9 +65,6 @@ internal static partial class Endpoints
 
     public static readonly FrozenDictionary<string, EndpointSchema> All = Build().ToFrozenDictionary(e => e.Name, StringComparer.Ordinal);
 
-    public static bool TryGet(string method, string path, out EndpointSchema schema) =>
-        All.TryGetValue(method + " " + path, out schema!);
-
     private static IEnumerable<EndpointSchema> Build()
     {
         var freshness = new Dictionary<string, ValueType>
@@ -155,6 +152,9 @@ internal static partial class Endpoints
         return value is not null && DecimalPattern().IsMatch(value) &&
             decimal.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out result);
     }
+
+    /// <summary>A symbol as Binance names them (also what configuration may list).</summary>
+    public static bool IsSymbol(string value) => SymbolPattern().IsMatch(value);
 
     [GeneratedRegex("^[A-Z0-9]{1,20}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex SymbolPattern();

@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace Uncoded.Signer.Guards;
 
@@ -48,7 +47,7 @@ internal sealed class SymbolOptions
 internal sealed record SymbolLimits(decimal MaxOrderNotional, decimal? MaxQuantity);
 
 /// <summary>A key's validated, immutable guard configuration.</summary>
-internal sealed partial record GuardSettings(
+internal sealed record GuardSettings(
     FrozenDictionary<string, EndpointSchema> Endpoints,
     FrozenDictionary<string, SymbolLimits> Symbols,
     FrozenSet<string> OrderTypes,
@@ -99,7 +98,7 @@ internal sealed partial record GuardSettings(
         var symbols = new Dictionary<string, SymbolLimits>(StringComparer.Ordinal);
         foreach (var (symbol, limits) in options.Symbols)
         {
-            if (!SymbolName().IsMatch(symbol))
+            if (!Guards.Endpoints.IsSymbol(symbol))
             {
                 problems.Add($"{where}:Symbols: '{symbol}' is not a Binance symbol (upper-case letters and digits)");
             }
@@ -137,7 +136,4 @@ internal sealed partial record GuardSettings(
             problems.Add(string.Create(CultureInfo.InvariantCulture, $"{name} must be between {min} and {max} (is {value})"));
         }
     }
-
-    [GeneratedRegex("^[A-Z0-9]{1,20}\\z", RegexOptions.CultureInvariant)]
-    private static partial Regex SymbolName();
 }

@@ -9,9 +9,6 @@ internal static class Durable
     /// <summary>fdatasync: the file's data (and the size) reach the disk; timestamps may not.</summary>
     public static void DataSync(SafeFileHandle file) => Flush(file, Libc.fdatasync, "fdatasync");
 
-    /// <summary>fsync: data and metadata reach the disk.</summary>
-    public static void Sync(SafeFileHandle file) => Flush(file, Libc.fsync, "fsync");
-
     private static void Flush(SafeFileHandle file, Func<int, int> flush, string name)
     {
         var added = false;

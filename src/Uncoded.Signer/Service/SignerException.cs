@@ -44,6 +44,4 @@ internal sealed class SignerException : Exception
     public string Reason { get; }
 
     public IReadOnlyDictionary<string, string> Metadata { get; }
-
-    public bool IsTransient => Kind is ErrorKind.Unavailable or ErrorKind.Exhausted;
 }
