@@ -31,11 +31,21 @@ internal static class ErrorMapping
         var status = new Google.Rpc.Status
         {
             Code = (int)ToCode(error.Kind),
-            Message = error.Message,
+            Message = PeerMessage(error),
             Details = { Any.Pack(info) },
         };
         return status.ToRpcException();
     }
+
+    /// <summary>
+    /// What the caller is told. A refusal of the request says why in full; a fault of the signer
+    /// itself (token gone, audit log unwritable, internal error) names only its reason: the detail
+    /// (paths, token labels, errno) is in the signer's log, not handed to a possibly compromised
+    /// caller.
+    /// </summary>
+    public static string PeerMessage(SignerException error) => error.Kind is ErrorKind.Unavailable or ErrorKind.Configuration or ErrorKind.Internal
+        ? $"the signer cannot sign now ({error.Reason}); the details are in the signer's log"
+        : error.Message;
 
     public static RpcException Internal() => ToRpcException(
         new SignerException(ErrorKind.Internal, "INTERNAL", "internal signer error; see the signer's log"));

@@ -254,6 +254,8 @@ public sealed class AuditLifecycleTests
             var refused = await signer.RefusedAsync("POST", "/api/v3/order", TestKeys.FreshExamplePayload());
             Assert.Equal("AUDIT_UNAVAILABLE", refused.Reason);
             Assert.Equal(StatusCode.Unavailable, refused.Code);
+            Assert.DoesNotContain(signer.AuditPath, refused.Message, StringComparison.Ordinal);
+            Assert.Contains(signer.AuditPath, signer.Process.Log, StringComparison.Ordinal);
             // Stays closed: nothing is signed after the log failed, even reads.
             var again = await signer.RefusedAsync("GET", "/api/v3/account", Account);
             Assert.Equal("AUDIT_UNAVAILABLE", again.Reason);

@@ -222,7 +222,9 @@ public sealed class Pkcs11ServeTests
             var refused = await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(signer, "k"));
             Assert.Equal(StatusCode.Unavailable, refused.Code);
             Assert.Equal("TOKEN_NOT_PRESENT", refused.Reason);
-            Assert.Contains("token 'uncoded-test' is not present", refused.Message, StringComparison.Ordinal);
+            // The caller learns the reason; the token's label and the module path stay in the signer's log.
+            Assert.Equal("the signer cannot sign now (TOKEN_NOT_PRESENT); the details are in the signer's log", refused.Message);
+            Assert.Contains("token 'uncoded-test' is not present", signer.Log, StringComparison.Ordinal);
         }
         Assert.False(signer.HasExited);
         Assert.Contains("dropped its sessions", signer.Log, StringComparison.Ordinal);
