@@ -45,6 +45,7 @@ internal static class Serve
         var time = TimeProvider.System;
         using var audit = AuditLog.Open(settings.AuditPath, time, bootLog);
         using var guards = GuardEngine.Open(settings, time, bootLog, audit);
+        using var refusals = new RefusalBudget(settings.MaxRefusalsPerMinutePerPeer, audit, time);
         foreach (var key in settings.Keys.Values)
         {
             LogGuards(bootLog, key);
@@ -62,6 +63,7 @@ internal static class Serve
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(audit);
         builder.Services.AddSingleton(guards);
+        builder.Services.AddSingleton(refusals);
         builder.Services.AddSingleton<SignPipeline>();
         builder.Services.AddGrpc(o =>
         {

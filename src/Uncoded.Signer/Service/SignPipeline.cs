@@ -11,7 +11,7 @@ namespace Uncoded.Signer.Service;
 /// durably (for an order it also makes the rolling cap durable), sign, answer. Nothing is signed that is not on disk first;
 /// refusals are audited too.
 /// </summary>
-internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog audit, TimeProvider time, ILogger<SignPipeline> logger)
+internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog audit, RefusalBudget refusals, TimeProvider time, ILogger<SignPipeline> logger)
 {
     public const int MaxPayloadBytes = PayloadParser.MaxBytes;
     public const int MaxPathBytes = 256;
@@ -55,7 +55,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
     {
         try
         {
-            await audit.AppendAsync(entry).ConfigureAwait(false);
+            await refusals.RecordAsync(entry).ConfigureAwait(false);
         }
         catch (SignerException e)
         {

@@ -21,6 +21,9 @@ internal sealed class AuditOptions
 {
     /// <summary>The hash-chained audit log (JSON lines); its directory is created 0700.</summary>
     public string Path { get; set; } = "/var/lib/uncoded-signer/audit.log";
+
+    /// <summary>Refusals recorded in full per peer uid and minute; the rest are counted in one summary record.</summary>
+    public int MaxRefusalsPerMinutePerPeer { get; set; } = 600;
 }
 
 internal sealed class AllowedPeersOptions

@@ -14,7 +14,8 @@ internal sealed record SignerSettings(
     FrozenSet<uint> AllowedGids,
     FrozenDictionary<string, KeySettings> Keys,
     string AuditPath,
-    string StateDirectory)
+    string StateDirectory,
+    int MaxRefusalsPerMinutePerPeer = 600)
 {
     public static readonly string[] KnownRootSections = ["Signer", "Logging"];
 
@@ -90,6 +91,10 @@ internal sealed record SignerSettings(
                 problems.Add($"{name} must be an absolute path");
             }
         }
+        if (options.Audit.MaxRefusalsPerMinutePerPeer is < 1 or > 1_000_000)
+        {
+            problems.Add($"Signer:Audit:MaxRefusalsPerMinutePerPeer must be between 1 and 1000000 (is {options.Audit.MaxRefusalsPerMinutePerPeer})");
+        }
         if (problems.Count > 0)
         {
             throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", "configuration: " + string.Join("; ", problems));
@@ -101,7 +106,7 @@ internal sealed record SignerSettings(
             uids = new[] { Libc.getuid() }.ToFrozenSet();
         }
         return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal),
-            options.Audit.Path, options.StateDirectory);
+            options.Audit.Path, options.StateDirectory, options.Audit.MaxRefusalsPerMinutePerPeer);
     }
 }
 

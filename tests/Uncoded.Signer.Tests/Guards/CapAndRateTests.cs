@@ -95,7 +95,8 @@ public sealed class CapAndRateTests
     [Fact]
     public async Task RollingCap_1000ConcurrentCalls_NeverSignMoreThanTheCap()
     {
-        await using var signer = await GuardedSigner.StartAsync(CapGuard(100));
+        // Every refusal recorded in full: 900 is over the default refusal budget of 600 a minute.
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(100), env: RefusalBudget(1000));
         var calls = Enumerable.Range(0, 1000).Select(async _ =>
         {
             try
@@ -114,6 +115,42 @@ public sealed class CapAndRateTests
         Assert.Equal(100, audit.Count(l => l.Contains("\"decision\":\"allow\"", StringComparison.Ordinal)));
         Assert.Equal(900, audit.Count(l => l.Contains("\"reason\":\"ROLLING_CAP\"", StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public async Task Refusals_OverThePeerBudget_AnsweredAndCountedInOneSummaryRecord()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(100), env: RefusalBudget(3));
+        for (var i = 0; i < 6; i++)
+        {
+            var refused = await signer.RefusedAsync("POST", "/sapi/v1/capital/withdraw/apply", "coin=BTC&recvWindow=5000&timestamp={now}");
+            Assert.Equal("NEVER_SIGN_PATH", refused.Reason);
+        }
+        for (var i = 0; i < 4; i++)
+        {
+            var refused = await signer.RefusedAsync("POST", Order, OneUnit.Replace("{now}", "1499827319559", StringComparison.Ordinal));
+            Assert.Equal("STALE_TIMESTAMP", refused.Reason);
+        }
+        // The flood costs the caller nothing it is allowed to do.
+        var signed = await signer.SignAsync("POST", Order, OneUnit);
+        var lines = signer.AuditLines();
+        Assert.Equal(3, lines.Count(l => l.Contains("\"decision\":\"deny\"", StringComparison.Ordinal)));
+        Assert.Equal(signed.AuditSeq, signer.LastAuditRecord().GetProperty("seq").GetUInt64());
+
+        // The 7 refusals not recorded one by one are summarised (at the latest at shutdown).
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        var summary = System.Text.Json.JsonDocument.Parse(signer.AuditLines()[^1]).RootElement;
+        Assert.Equal("REFUSALS_NOT_RECORDED", summary.GetProperty("reason").GetString());
+        Assert.Equal("deny", summary.GetProperty("decision").GetString());
+        Assert.Equal(Hardening.Libc.getuid(), summary.GetProperty("peer").GetProperty("uid").GetUInt32());
+        var detail = summary.GetProperty("detail");
+        Assert.Equal("7", detail.GetProperty("count").GetString());
+        Assert.Equal("NEVER_SIGN_PATH:3,STALE_TIMESTAMP:4", detail.GetProperty("reasons").GetString());
+        var verify = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
+    private static Dictionary<string, string?> RefusalBudget(int perMinute) =>
+        new() { ["UNCODED_Signer__Audit__MaxRefusalsPerMinutePerPeer"] = perMinute.ToString(System.Globalization.CultureInfo.InvariantCulture) };
 
     [Fact]
     public async Task Rate_PerKeyBucket_RefusesOverTheLimit()

@@ -48,12 +48,17 @@ public sealed class ConfigTests
         Assert.Equal("ENDPOINT_NOT_ALLOWED", refused.Reason);
     }
 
-    private static async Task AssertRefusedAsync(object guard, string expected)
+    [Fact]
+    public async Task Config_RefusalBudgetZero_RefusesToStart() =>
+        await AssertRefusedAsync(TestKeys.TestGuard, "Signer:Audit:MaxRefusalsPerMinutePerPeer must be between 1 and 1000000 (is 0)",
+            new Dictionary<string, string?> { ["UNCODED_Signer__Audit__MaxRefusalsPerMinutePerPeer"] = "0" });
+
+    private static async Task AssertRefusedAsync(object guard, string expected, IDictionary<string, string?>? env = null)
     {
         using var dir = new TempDir();
         var key = TestKeys.SealHmac(dir, "k.sealed");
         var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, guard);
-        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false, env: env);
         Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains(expected, signer.Log, StringComparison.Ordinal);
     }

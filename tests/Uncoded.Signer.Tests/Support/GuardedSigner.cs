@@ -10,8 +10,11 @@ namespace Uncoded.Signer.Tests.Support;
 /// </summary>
 internal sealed class GuardedSigner : IAsyncDisposable
 {
-    private GuardedSigner(TempDir dir, SignerProcess process, string auditPath, object guard, (string, string) key)
+    private readonly IDictionary<string, string?>? _env;
+
+    private GuardedSigner(TempDir dir, SignerProcess process, string auditPath, object guard, (string, string) key, IDictionary<string, string?>? env)
     {
+        _env = env;
         Dir = dir;
         Process = process;
         AuditPath = auditPath;
@@ -37,14 +40,15 @@ internal sealed class GuardedSigner : IAsyncDisposable
     /// <summary>The rolling-cap checkpoint.</summary>
     public string CheckpointPath => Path.Combine(StatePath, "rolling-cap.json");
 
-    public static async Task<GuardedSigner> StartAsync(object guard, string? auditPath = null)
+    /// <param name="env">Environment for the signer, e.g. UNCODED_Signer__... overrides; kept for restarts.</param>
+    public static async Task<GuardedSigner> StartAsync(object guard, string? auditPath = null, IDictionary<string, string?>? env = null)
     {
         var dir = new TempDir();
         var key = TestKeys.SealHmac(dir, "k.sealed");
         auditPath ??= dir.File("audit.log");
         var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, guard, auditPath: auditPath);
-        var process = await SignerProcess.StartAsync(dir, config);
-        return new GuardedSigner(dir, process, auditPath, guard, key);
+        var process = await SignerProcess.StartAsync(dir, config, env: env);
+        return new GuardedSigner(dir, process, auditPath, guard, key, env);
     }
 
     /// <summary>SIGKILL, then start again with the same config file.</summary>
@@ -65,7 +69,7 @@ internal sealed class GuardedSigner : IAsyncDisposable
         }
         Client.Dispose();
         await Process.DisposeAsync();
-        Process = await SignerProcess.StartWithConfigAsync(Process.ConfigPath, Process.SocketPath);
+        Process = await SignerProcess.StartWithConfigAsync(Process.ConfigPath, Process.SocketPath, env: _env);
         Client = Process.Client();
     }
 
