@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Information, "Loaded key {KeyId} ({Algorithm}, {Backend})")]
     public static partial void KeyLoaded(ILogger logger, string keyId, string algorithm, string backend);
 
+    [LoggerMessage(9, LogLevel.Warning, "Signatures still running {Seconds} s after shutdown began: key memory is left to the exiting process rather than freed under them")]
+    public static partial void KeysStillInUse(ILogger logger, int seconds);
+
     // 100-199: PKCS#11 backend.
 
     [LoggerMessage(100, LogLevel.Warning, "PKCS#11 {Token}: dropped its sessions after {Reason} ({Detail}); the next signature re-opens a session and logs in again")]

@@ -88,6 +88,10 @@ internal static class Serve
         {
             await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
             File.Delete(settings.SocketPath);
+            if (!keys.Close())
+            {
+                Log.KeysStillInUse(bootLog, (int)KeyRing.DrainTimeout.TotalSeconds);
+            }
         }
         return 0;
     }

@@ -47,7 +47,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         // to the rolling cap (the log is the cap's write-ahead record). Not cancellable: once
         // admitted, the record is written whether or not the caller waits.
         var seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null, counted)).ConfigureAwait(false);
-        var raw = await key.Key.SignAsync(payload, cancellationToken).ConfigureAwait(false);
+        var raw = await keys.SignAsync(key, payload, cancellationToken).ConfigureAwait(false);
         return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
     }
 
