@@ -172,40 +172,21 @@ internal sealed class AuditLog : IDisposable
         }
         var seq = from.Seq;
         var prev = from.Hash;
-        var line = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        var offset = from.Offset;
-        while (offset < end.Offset)
+        // Start-up only: nothing appends while this reads, so the stream ends where the log does.
+        using var reader = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        reader.Seek(from.Offset, SeekOrigin.Begin);
+        LineSplitter.Split(reader, bytes =>
         {
-            var read = RandomAccess.Read(_file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end.Offset - offset)), offset);
-            if (read == 0)
+            var parsed = AuditVerifier.ParseLine(bytes, out var problem);
+            if (parsed is null || parsed.IsHeader || parsed.Seq != seq + 1 || parsed.Prev != prev)
             {
-                break;
+                throw Corrupt(Path, $"the record after seq {seq} (where the guard state was last written) does not continue the chain ({(parsed is null ? problem : "seq or prev")})");
             }
-            offset += read;
-            var span = buffer.AsSpan(0, read);
-            while (!span.IsEmpty)
-            {
-                var newline = span.IndexOf((byte)'\n');
-                if (newline < 0)
-                {
-                    line.Write(span);
-                    break;
-                }
-                line.Write(span[..newline]);
-                span = span[(newline + 1)..];
-                var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
-                var parsed = AuditVerifier.ParseLine(bytes, out var problem);
-                if (parsed is null || parsed.IsHeader || parsed.Seq != seq + 1 || parsed.Prev != prev)
-                {
-                    throw Corrupt(Path, $"the record after seq {seq} (where the guard state was last written) does not continue the chain ({(parsed is null ? problem : "seq or prev")})");
-                }
-                seq = parsed.Seq;
-                prev = Hash(bytes);
-                record(parsed);
-                line.SetLength(0);
-            }
-        }
+            seq = parsed.Seq;
+            prev = Hash(bytes);
+            record(parsed);
+            return true;
+        });
         if (seq != end.Seq || prev != end.Hash)
         {
             throw Corrupt(Path, $"the guard state saw this log up to seq {from.Seq}, and the log no longer matches that (a record was edited or the log replaced)");

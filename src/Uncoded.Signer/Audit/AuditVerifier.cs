@@ -29,41 +29,18 @@ internal static class AuditVerifier
         var lineNumber = 0L;
         string? prevHex = null;
         ulong expectedSeq = 0;
-        var line = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        var complete = true;
-        int read;
-        while (true)
+        AuditVerdict? bad = null;
+        var trailing = LineSplitter.Split(log, bytes =>
         {
-            read = log.Read(buffer);
-            var span = buffer.AsSpan(0, read);
-            while (!span.IsEmpty)
-            {
-                var newline = span.IndexOf((byte)'\n');
-                if (newline < 0)
-                {
-                    line.Write(span);
-                    complete = false;
-                    break;
-                }
-                line.Write(span[..newline]);
-                span = span[(newline + 1)..];
-                complete = true;
-                lineNumber++;
-                var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
-                var verdict = Check(bytes, lineNumber, ref prevHex, ref expectedSeq);
-                if (verdict is not null)
-                {
-                    return verdict;
-                }
-                line.SetLength(0);
-            }
-            if (read == 0)
-            {
-                break;
-            }
+            lineNumber++;
+            bad = Check(bytes, lineNumber, ref prevHex, ref expectedSeq);
+            return bad is null;
+        });
+        if (bad is not null)
+        {
+            return bad;
         }
-        if (!complete && line.Length > 0)
+        if (trailing > 0)
         {
             return new AuditVerdict(false, (long)expectedSeq, lineNumber + 1,
                 $"line {lineNumber + 1}: truncated (the file ends mid-line, after seq {expectedSeq})");
