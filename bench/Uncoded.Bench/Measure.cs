@@ -143,7 +143,17 @@ internal static class Measure
         var total = quick ? 4000 : 40_000;
         cpuBefore = CpuMicros(signer.Pid);
         clientBefore = CpuMicros(Environment.ProcessId);
-        row.ThroughputPerSecond = await ConcurrentAsync(client, total, TimeSpan.FromSeconds(30), row.ReadOnly);
+        var channels = int.Parse(Environment.GetEnvironmentVariable("BENCH_CHANNELS") ?? "1", CultureInfo.InvariantCulture);
+        var clients = Enumerable.Range(0, channels).Select(i => i == 0 ? client : signer.Client()).ToArray();
+        if (channels > 1)
+        {
+            foreach (var c in clients)
+            {
+                await SignOneAsync(c, row.ReadOnly);
+            }
+            await ConcurrentAsync(clients, 4000, TimeSpan.FromSeconds(5), row.ReadOnly);
+        }
+        row.ThroughputPerSecond = await ConcurrentAsync(clients, total, TimeSpan.FromSeconds(30), row.ReadOnly);
         cpuAfter = CpuMicros(signer.Pid);
         clientAfter = CpuMicros(Environment.ProcessId);
         Console.Error.WriteLine($"  {row.Name}: signer CPU {(cpuAfter.Micros - cpuBefore.Micros) / total:0} µs and {(double)(cpuAfter.Switches - cpuBefore.Switches) / total:0.0} context switches per call with 8 callers, client CPU {(clientAfter.Micros - clientBefore.Micros) / total:0} µs");
@@ -160,14 +170,18 @@ internal static class Measure
         ? client.SignAsync("bench", "GET", "/api/v3/account", Encoding.ASCII.GetBytes(Payloads.Read()))
         : client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
 
-    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit, bool readOnly)
+    private static Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit, bool readOnly) =>
+        ConcurrentAsync([client], total, limit, readOnly);
+
+    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient[] clients, int total, TimeSpan limit, bool readOnly)
     {
         var remaining = total;
         using var cts = new CancellationTokenSource(limit);
         var sw = Stopwatch.StartNew();
         var done = 0;
-        var callers = Enumerable.Range(0, 8).Select(async _ =>
+        var callers = Enumerable.Range(0, 8).Select(async caller =>
         {
+            var client = clients[caller % clients.Length];
             while (Interlocked.Decrement(ref remaining) >= 0 && !cts.IsCancellationRequested)
             {
                 await SignOneAsync(client, readOnly);
