@@ -74,6 +74,16 @@ internal static class Measure
         bool measureMemory = false)
     {
         var run = Guid.NewGuid().ToString("N")[..6];
+        // BENCH_SIGNER_ENV="DOTNET_X=1 DOTNET_Y=0" sets runtime knobs in the signer only, for A/B runs.
+        if (Environment.GetEnvironmentVariable("BENCH_SIGNER_ENV") is { Length: > 0 } extra)
+        {
+            env = new Dictionary<string, string?>(env ?? new Dictionary<string, string?>());
+            foreach (var pair in extra.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                env[pair[..eq]] = pair[(eq + 1)..];
+            }
+        }
         var socket = dir.File($"s{run}.sock");
         // Every signature goes through the guards and a durable audit log (fdatasync before the answer).
         var guarded = new System.Text.Json.Nodes.JsonObject();
@@ -83,6 +93,7 @@ internal static class Measure
             node["Guard"] = System.Text.Json.JsonSerializer.SerializeToNode(BenchGuard);
             guarded[id] = node;
         }
+        var startup = Stopwatch.StartNew();
         await using var signer = await SignerProcess.StartAsync(dir, new
         {
             SocketPath = socket,
@@ -92,15 +103,28 @@ internal static class Measure
             Keys = guarded,
         }, env: env);
         using var client = signer.Client();
+        await SignOneAsync(client, row.ReadOnly);
+        Console.Error.WriteLine($"  {row.Name}: start-up to first signature {startup.Elapsed.TotalMilliseconds:0} ms");
 
         // Sequential latency.
         var sequential = quick ? 300 : 3000;
         var samples = new double[sequential];
-        for (var i = 0; i < 200; i++)
+        // Warm-up, sequential then concurrent, long enough for tiered compilation to finish
+        // re-JITting the hot paths of both processes (seconds on a busy 2-core machine): the
+        // figures are a long-running sidecar's steady state. BENCH_WARMUP_S overrides each phase's length.
+        var warmupTime = TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("BENCH_WARMUP_S") ?? "3", CultureInfo.InvariantCulture));
+        var warmup = Stopwatch.StartNew();
+        for (var i = 0; i < 200 || (!quick && warmup.Elapsed < warmupTime); i++)
         {
             await SignOneAsync(client, row.ReadOnly);
         }
+        if (!quick)
+        {
+            await ConcurrentAsync(client, int.MaxValue, warmupTime, row.ReadOnly);
+            await Task.Delay(200);
+        }
         var cpuBefore = CpuMicros(signer.Pid);
+        var clientBefore = CpuMicros(Environment.ProcessId);
         var wall = Stopwatch.StartNew();
         for (var i = 0; i < sequential; i++)
         {
@@ -109,7 +133,8 @@ internal static class Measure
             samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
         var cpuAfter = CpuMicros(signer.Pid);
-        Console.Error.WriteLine($"  {row.Name}: signer CPU {(cpuAfter.Micros - cpuBefore.Micros) / sequential:0} µs and {(double)(cpuAfter.Switches - cpuBefore.Switches) / sequential:0.0} context switches per sequential call, wall {wall.Elapsed.TotalMicroseconds / sequential:0} µs");
+        var clientAfter = CpuMicros(Environment.ProcessId);
+        Console.Error.WriteLine($"  {row.Name}: signer CPU {(cpuAfter.Micros - cpuBefore.Micros) / sequential:0} µs and {(double)(cpuAfter.Switches - cpuBefore.Switches) / sequential:0.0} context switches per sequential call, client CPU {(clientAfter.Micros - clientBefore.Micros) / sequential:0} µs, wall {wall.Elapsed.TotalMicroseconds / sequential:0} µs");
         Array.Sort(samples);
         row.P50Micros = samples[samples.Length / 2];
         row.P99Micros = samples[(int)(samples.Length * 0.99)];
@@ -117,13 +142,25 @@ internal static class Measure
         // Throughput with 8 concurrent callers, bounded in count and time.
         var total = quick ? 4000 : 40_000;
         cpuBefore = CpuMicros(signer.Pid);
-        row.ThroughputPerSecond = await ConcurrentAsync(client, total, TimeSpan.FromSeconds(30), row.ReadOnly);
+        clientBefore = CpuMicros(Environment.ProcessId);
+        var channels = int.Parse(Environment.GetEnvironmentVariable("BENCH_CHANNELS") ?? "1", CultureInfo.InvariantCulture);
+        var clients = Enumerable.Range(0, channels).Select(i => i == 0 ? client : signer.Client()).ToArray();
+        if (channels > 1)
+        {
+            foreach (var c in clients)
+            {
+                await SignOneAsync(c, row.ReadOnly);
+            }
+            await ConcurrentAsync(clients, 4000, TimeSpan.FromSeconds(5), row.ReadOnly);
+        }
+        row.ThroughputPerSecond = await ConcurrentAsync(clients, total, TimeSpan.FromSeconds(30), row.ReadOnly);
         cpuAfter = CpuMicros(signer.Pid);
-        Console.Error.WriteLine($"  {row.Name}: signer CPU {(cpuAfter.Micros - cpuBefore.Micros) / total:0} µs and {(double)(cpuAfter.Switches - cpuBefore.Switches) / total:0.0} context switches per call with 8 callers");
+        clientAfter = CpuMicros(Environment.ProcessId);
+        Console.Error.WriteLine($"  {row.Name}: signer CPU {(cpuAfter.Micros - cpuBefore.Micros) / total:0} µs and {(double)(cpuAfter.Switches - cpuBefore.Switches) / total:0.0} context switches per call with 8 callers, client CPU {(clientAfter.Micros - clientBefore.Micros) / total:0} µs");
 
         if (measureMemory)
         {
-            var done = 200 + sequential + total;
+            var done = sequential + total;
             await ConcurrentAsync(client, Math.Max(0, 100_000 - done), TimeSpan.FromSeconds(120), row.ReadOnly);
             row.RssMiB = ReadRssMiB(signer.Pid);
         }
@@ -133,14 +170,18 @@ internal static class Measure
         ? client.SignAsync("bench", "GET", "/api/v3/account", Encoding.ASCII.GetBytes(Payloads.Read()))
         : client.SignAsync("bench", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(Payloads.Next()));
 
-    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit, bool readOnly)
+    private static Task<double> ConcurrentAsync(Uncoded.Client.SignerClient client, int total, TimeSpan limit, bool readOnly) =>
+        ConcurrentAsync([client], total, limit, readOnly);
+
+    private static async Task<double> ConcurrentAsync(Uncoded.Client.SignerClient[] clients, int total, TimeSpan limit, bool readOnly)
     {
         var remaining = total;
         using var cts = new CancellationTokenSource(limit);
         var sw = Stopwatch.StartNew();
         var done = 0;
-        var callers = Enumerable.Range(0, 8).Select(async _ =>
+        var callers = Enumerable.Range(0, 8).Select(async caller =>
         {
+            var client = clients[caller % clients.Length];
             while (Interlocked.Decrement(ref remaining) >= 0 && !cts.IsCancellationRequested)
             {
                 await SignOneAsync(client, readOnly);
