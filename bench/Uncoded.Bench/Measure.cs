@@ -193,18 +193,21 @@ internal static class Measure
     }
 
     /// <summary>
-    /// The signer's CPU time in µs, summed over its threads from /proc/PID/task/*/schedstat (ns
-    /// precision, unlike the 10 ms ticks of /proc/PID/stat), and its context switches.
+    /// A process's CPU time in µs (user + system from /proc/PID/stat, which keeps the time of
+    /// threads that have exited; tick resolution, ample over a run of seconds) and its context
+    /// switches (summed over the threads alive now: an approximation).
     /// </summary>
     private static (double Micros, long Switches) CpuMicros(int pid)
     {
-        double ns = 0;
+        // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         long switches = 0;
         foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             try
             {
-                ns += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
                 foreach (var line in File.ReadLines(Path.Combine(task, "status")))
                 {
                     if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) ||
@@ -219,7 +222,8 @@ internal static class Measure
                 // The thread exited meanwhile.
             }
         }
-        return (ns / 1000.0, switches);
+        // USER_HZ is 100 on Linux.
+        return (ticks * 10_000.0, switches);
     }
 
     private static double ReadRssMiB(int pid)
