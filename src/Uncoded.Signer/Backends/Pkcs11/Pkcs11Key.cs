@@ -105,7 +105,7 @@ internal sealed class Pkcs11Key : ISigningKey
             }
             finally
             {
-                _token.Return(lease, healthy: failure is null || failure.Kind != ErrorKind.Unavailable);
+                _token.Return(lease, healthy: failure is null || failure.Kind != ErrorKind.Unavailable, handleDead: Pkcs11Token.IsDeadHandle(failure));
             }
             if (failure.Kind != ErrorKind.Unavailable)
             {

@@ -30,6 +30,7 @@ internal sealed class Pkcs11Token : IDisposable
     private readonly Lock _gate = new();
     private ISlot? _slot;
     private int _epoch;
+    private int _deadThrough = -1;
     private bool _recovering;
     private SignerException? _pinRejected;
     private int _disposed;
@@ -101,7 +102,7 @@ internal sealed class Pkcs11Token : IDisposable
                 {
                     return lease;
                 }
-                CloseQuietly(lease.Session);
+                Discard(lease);
             }
             return OpenLoggedIn();
         }
@@ -112,18 +113,39 @@ internal sealed class Pkcs11Token : IDisposable
         }
     }
 
-    /// <summary>Gives a session back; a session that failed, or belongs to a dropped generation, is closed.</summary>
-    public void Return(Pkcs11Lease lease, bool healthy)
+    /// <summary>
+    /// Gives a session back; a session that failed, or belongs to a dropped generation, is closed,
+    /// unless its handle is dead (<paramref name="handleDead"/>, see <see cref="IsDeadHandle"/>).
+    /// </summary>
+    public void Return(Pkcs11Lease lease, bool healthy, bool handleDead = false)
     {
         if (healthy && lease.Epoch == Volatile.Read(ref _epoch) && Volatile.Read(ref _disposed) == 0)
         {
             _idle.Add(lease);
         }
-        else
+        else if (!handleDead)
+        {
+            Discard(lease);
+        }
+        _permits.Release();
+    }
+
+    /// <summary>
+    /// The failure means the session's handle no longer exists (closed by C_CloseAllSessions, token
+    /// gone, module re-initialised). Such a handle must never be closed: tokens reuse handle
+    /// numbers (SoftHSM does), so C_CloseSession on it could close a new session of ours, and the
+    /// last one closing logs the application out.
+    /// </summary>
+    public static bool IsDeadHandle(SignerException? failure) =>
+        failure?.Reason is "SESSION_LOST" or "TOKEN_NOT_PRESENT" or "DEVICE_REMOVED" or "MODULE_REINITIALIZED";
+
+    /// <summary>Closes a session of a dropped generation, unless that generation's handles are known to be dead.</summary>
+    private void Discard(Pkcs11Lease lease)
+    {
+        if (lease.Epoch > Volatile.Read(ref _deadThrough))
         {
             CloseQuietly(lease.Session);
         }
-        _permits.Release();
     }
 
     /// <summary>
@@ -141,14 +163,27 @@ internal sealed class Pkcs11Token : IDisposable
                 return;
             }
             _epoch++;
+            if (IsDeadHandle(cause))
+            {
+                _deadThrough = Math.Max(_deadThrough, epoch);
+            }
             hadSlot = _slot is not null;
             _slot = null;
             _recovering = true;
         }
+        var fresh = new List<Pkcs11Lease>();
         while (_idle.TryTake(out var lease))
         {
-            CloseQuietly(lease.Session);
+            if (lease.Epoch > epoch)
+            {
+                fresh.Add(lease); // opened by a caller that already recovered: keep it
+            }
+            else
+            {
+                Discard(lease);
+            }
         }
+        fresh.ForEach(_idle.Add);
         if (hadSlot)
         {
             // Once per outage, not once per attempt while the token stays away.
