@@ -23,7 +23,7 @@ internal sealed class Pkcs11Key : ISigningKey
         PublicKeyPem = found.PublicKeyPem;
         Extractable = found.Extractable;
         _mechanism = Pkcs11Objects.Mechanism(found.Algorithm);
-        _handle = new CachedHandle(epoch, found.Handle);
+        _handle = new CachedHandle(epoch, token.Logins, found.Handle);
     }
 
     /// <summary>
@@ -119,11 +119,12 @@ internal sealed class Pkcs11Key : ISigningKey
         }
     }
 
-    /// <summary>Object handles are per session generation: look the key up again after a recovery.</summary>
+    /// <summary>Object handles are per session generation and per login: look the key up again after a recovery or a re-login.</summary>
     private IObjectHandle HandleFor(Pkcs11Lease lease)
     {
         var cached = _handle;
-        if (cached.Epoch == lease.Epoch)
+        var logins = _token.Logins;
+        if (cached.Epoch == lease.Epoch && cached.Logins == logins)
         {
             return cached.Handle;
         }
@@ -133,13 +134,13 @@ internal sealed class Pkcs11Key : ISigningKey
             throw new SignerException(ErrorKind.Configuration, "KEY_CHANGED",
                 $"{_token.Settings.KeyDescription} is now a {found.Algorithm} key (was {Algorithm}); restart the signer");
         }
-        _handle = new CachedHandle(lease.Epoch, found.Handle);
+        _handle = new CachedHandle(lease.Epoch, logins, found.Handle);
         return found.Handle;
     }
 
     public void Dispose() => _token.Dispose();
 
-    private sealed record CachedHandle(int Epoch, IObjectHandle Handle);
+    private sealed record CachedHandle(int Epoch, int Logins, IObjectHandle Handle);
 
     public override string ToString() => $"Pkcs11Key({Algorithm}, {_token.Settings.KeyDescription}, {_token.Settings.TokenDescription})";
 }

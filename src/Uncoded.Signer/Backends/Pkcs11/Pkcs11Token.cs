@@ -31,6 +31,7 @@ internal sealed class Pkcs11Token : IDisposable
     private ISlot? _slot;
     private int _epoch;
     private int _deadThrough = -1;
+    private int _logins;
     private bool _recovering;
     private SignerException? _pinRejected;
     private int _disposed;
@@ -158,15 +159,17 @@ internal sealed class Pkcs11Token : IDisposable
         bool hadSlot;
         lock (_gate)
         {
+            // Recorded even when another caller already dropped this generation for another reason,
+            // and before the new epoch is published, so Discard never sees the new epoch with the old mark.
+            if (IsDeadHandle(cause))
+            {
+                Volatile.Write(ref _deadThrough, Math.Max(_deadThrough, epoch));
+            }
             if (_epoch != epoch)
             {
                 return;
             }
-            _epoch++;
-            if (IsDeadHandle(cause))
-            {
-                _deadThrough = Math.Max(_deadThrough, epoch);
-            }
+            Volatile.Write(ref _epoch, _epoch + 1);
             hadSlot = _slot is not null;
             _slot = null;
             _recovering = true;
@@ -193,6 +196,13 @@ internal sealed class Pkcs11Token : IDisposable
 
     /// <summary>The pool's current generation: a test (and a caller) can tell whether sessions were re-opened.</summary>
     public int Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>
+    /// How many times this process has logged in to the token. Object handles found before a
+    /// login may be invalid after it (SoftHSM renumbers private objects once the token was logged
+    /// out), even on sessions of the same generation: callers key their handle caches on it.
+    /// </summary>
+    public int Logins => Volatile.Read(ref _logins);
 
     private Pkcs11Lease OpenLoggedIn()
     {
@@ -255,6 +265,7 @@ internal sealed class Pkcs11Token : IDisposable
         try
         {
             session.Login(CKU.CKU_USER, pin);
+            Interlocked.Increment(ref _logins);
         }
         catch (Pkcs11Exception e) when (e.RV == CKR.CKR_USER_ALREADY_LOGGED_IN)
         {
