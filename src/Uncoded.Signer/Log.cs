@@ -57,6 +57,9 @@ internal static partial class Log
     [LoggerMessage(204, LogLevel.Information, "Rolling caps rebuilt: {Orders} counted orders replayed from the audit log after seq {FromSeq} (log ends at seq {LastSeq})")]
     public static partial void CapReplayed(ILogger logger, int orders, ulong fromSeq, ulong lastSeq);
 
+    [LoggerMessage(205, LogLevel.Information, "Rolling cap of key {KeyId} imported from {Path} (state file of an earlier build); it is removed once the checkpoint holds it")]
+    public static partial void CapLegacyImported(ILogger logger, string keyId, string path);
+
     [LoggerMessage(202, LogLevel.Information, "Guards for key {KeyId}: endpoints [{Endpoints}], symbols [{Symbols}], order types [{OrderTypes}], max 24 h notional {MaxDaily}, skew ±{SkewMs} ms, recvWindow ≤ {RecvWindowMs} ms, {PerMinute}/min per key, {PerPeer}/min per peer")]
     public static partial void GuardsConfigured(ILogger logger, string keyId, string endpoints, string symbols, string orderTypes, string maxDaily,
         int skewMs, int recvWindowMs, int perMinute, int perPeer);
@@ -73,6 +76,9 @@ internal static partial class Log
 
     [LoggerMessage(303, LogLevel.Error, "A refusal ({Reason}) could not be audited: {Detail}")]
     public static partial void RefusalNotAudited(ILogger logger, string reason, string detail);
+
+    [LoggerMessage(304, LogLevel.Warning, "{Count} refusals of peer uid {Uid} over the refusal budget were counted, not recorded one by one (reasons {Reasons}); summary record written")]
+    public static partial void RefusalsCounted(ILogger logger, uint uid, string count, string reasons);
 
     // 400-499: process hardening.
     [LoggerMessage(400, LogLevel.Information, "Hardening in effect: {Item}")]

@@ -23,20 +23,23 @@ internal sealed class RefusalBudget : IDisposable
     private readonly AuditLog _audit;
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
+    private readonly ILogger _logger;
 
-    public RefusalBudget(int perMinute, AuditLog audit, TimeProvider time)
+    public RefusalBudget(int perMinute, AuditLog audit, TimeProvider time, ILogger logger)
     {
         _perMinute = perMinute;
         _audit = audit;
         _time = time;
+        _logger = logger;
         _timer = time.CreateTimer(static self => ((RefusalBudget)self!).Flush(), this, FlushInterval, FlushInterval);
     }
 
     /// <summary>
     /// Appends <paramref name="refusal"/> (preceded by the peer's pending summary, if any) when
-    /// the peer has budget left; otherwise only counts it. Completes when what was appended is durable.
+    /// the peer has budget left, and completes with true when that is durable; otherwise only
+    /// counts it and completes with false at once.
     /// </summary>
-    public Task RecordAsync(AuditEntry refusal)
+    public async Task<bool> RecordAsync(AuditEntry refusal)
     {
         var nowMs = refusal.Time.ToUnixTimeMilliseconds();
         AuditEntry? summary;
@@ -51,19 +54,25 @@ internal sealed class RefusalBudget : IDisposable
             if (!peer.Bucket.HasToken(nowMs))
             {
                 peer.Count(refusal);
-                return Task.CompletedTask;
+                return false;
             }
             peer.Bucket.Take();
             summary = peer.TakeSummary(refusal.Time);
         }
         if (summary is null)
         {
-            return _audit.AppendAsync(refusal);
+            await _audit.AppendAsync(refusal).ConfigureAwait(false);
+            return true;
         }
         // Enqueued in this order, so the summary gets the lower seq; group commit may write both in one flush.
+        LogSummary(summary);
         var first = _audit.AppendAsync(summary);
-        return Task.WhenAll(first, _audit.AppendAsync(refusal));
+        await Task.WhenAll(first, _audit.AppendAsync(refusal)).ConfigureAwait(false);
+        return true;
     }
+
+    private void LogSummary(AuditEntry summary) =>
+        Log.RefusalsCounted(_logger, summary.Peer?.Uid ?? 0, summary.Detail!["count"], summary.Detail["reasons"]);
 
     /// <summary>Appends every pending summary and waits until they are durable.</summary>
     private void Flush()
@@ -75,6 +84,7 @@ internal sealed class RefusalBudget : IDisposable
             {
                 if (peer.TakeSummary(_time.GetUtcNow()) is { } summary)
                 {
+                    LogSummary(summary);
                     summaries.Add(summary);
                 }
             }
@@ -89,10 +99,10 @@ internal sealed class RefusalBudget : IDisposable
         }
     }
 
-    /// <summary>Stops the timer and writes what is still pending.</summary>
+    /// <summary>Stops the timer (waiting for a flush in progress) and writes what is still pending.</summary>
     public void Dispose()
     {
-        _timer.Dispose();
+        _timer.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Flush();
     }
 

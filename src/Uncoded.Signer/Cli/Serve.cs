@@ -45,7 +45,7 @@ internal static class Serve
         var time = TimeProvider.System;
         using var audit = AuditLog.Open(settings.AuditPath, time, bootLog);
         using var guards = GuardEngine.Open(settings, time, bootLog, audit);
-        using var refusals = new RefusalBudget(settings.MaxRefusalsPerMinutePerPeer, audit, time);
+        using var refusals = new RefusalBudget(settings.MaxRefusalsPerMinutePerPeer, audit, time, bootLog);
         foreach (var key in settings.Keys.Values)
         {
             LogGuards(bootLog, key);

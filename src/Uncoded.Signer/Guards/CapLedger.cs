@@ -19,6 +19,7 @@ internal sealed class CapLedger : IDisposable
     public const string FileName = "rolling-cap.json";
     public const int Version = 2;
     public static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(10);
+    private const string LegacyPattern = "*.rolling.json";
 
     private readonly object _gate = new();
     private readonly object _writeGate = new();
@@ -64,7 +65,9 @@ internal sealed class CapLedger : IDisposable
         }
         else
         {
-            windows = new Dictionary<string, RollingWindow>(StringComparer.Ordinal);
+            // No checkpoint: replay the whole log. Records of builds before the write-ahead cap carry
+            // no notional; those builds kept each key's window in <key>.rolling.json, imported here.
+            windows = ImportLegacy(stateDirectory, audit, logger);
             from = audit.Start;
         }
         var replayed = 0;
@@ -81,6 +84,7 @@ internal sealed class CapLedger : IDisposable
         try
         {
             ledger.Checkpoint();
+            DeleteLegacy(stateDirectory);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -89,6 +93,58 @@ internal sealed class CapLedger : IDisposable
         audit.OnCommitted(ledger.Apply);
         ledger._timer = time.CreateTimer(static self => ((CapLedger)self!).TryCheckpoint(), ledger, CheckpointInterval, CheckpointInterval);
         return ledger;
+    }
+
+    /// <summary>
+    /// Reads the per-key state files (version 1) of builds that persisted the window before every
+    /// order: each holds every order its build signed, and no record of that build counts in the
+    /// replay. A file that saw more of the log than the log now holds stops start-up, as before.
+    /// </summary>
+    private static Dictionary<string, RollingWindow> ImportLegacy(string stateDirectory, AuditLog audit, ILogger logger)
+    {
+        var windows = new Dictionary<string, RollingWindow>(StringComparer.Ordinal);
+        foreach (var path in Directory.EnumerateFiles(stateDirectory, LegacyPattern))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+                var root = document.RootElement;
+                if (root.GetProperty("version").GetInt32() != 1)
+                {
+                    throw new FormatException("unknown version");
+                }
+                var keyId = root.GetProperty("key").GetString() ?? throw new FormatException("no key");
+                var seq = root.GetProperty("auditSeq").GetUInt64();
+                if (seq > audit.LastSeq)
+                {
+                    throw new SignerException(ErrorKind.Configuration, "AUDIT_LOG_CORRUPT",
+                        $"guard state '{path}' was written after audit seq {seq}, but the audit log ends at seq {audit.LastSeq}: records were cut off the end of the log");
+                }
+                windows[keyId] = RollingWindow.ReadFrom(root.GetProperty("minutes"));
+                Log.CapLegacyImported(logger, keyId, path);
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException or FormatException)
+            {
+                throw new SignerException(ErrorKind.Configuration, "GUARD_STATE_CORRUPT",
+                    $"guard state '{path}' cannot be read ({e.GetType().Name}); refusing to start with an unknown 24 h total", inner: e);
+            }
+        }
+        return windows;
+    }
+
+    /// <summary>Once the checkpoint holds them, the imported files go (else a lost checkpoint would import them again).</summary>
+    private static void DeleteLegacy(string stateDirectory)
+    {
+        var any = false;
+        foreach (var path in Directory.EnumerateFiles(stateDirectory, LegacyPattern))
+        {
+            File.Delete(path);
+            any = true;
+        }
+        if (any)
+        {
+            Durable.SyncDirectory(stateDirectory);
+        }
     }
 
     /// <summary>A copy of <paramref name="keyId"/>'s window as of the last record on disk.</summary>
@@ -226,7 +282,8 @@ internal sealed class CapLedger : IDisposable
     /// <summary>Stops the timer and writes a last checkpoint (a failure is logged: the log still holds everything).</summary>
     public void Dispose()
     {
-        _timer?.Dispose();
+        // DisposeAsync waits for a checkpoint the timer may be writing right now.
+        _timer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         TryCheckpoint();
     }
 }

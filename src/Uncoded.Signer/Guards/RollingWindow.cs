@@ -76,7 +76,8 @@ internal sealed class RollingWindow
             {
                 throw new FormatException("a bucket is not [minute, notional]");
             }
-            var notional = decimal.Parse(entry[1].GetString()!, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+            var notional = decimal.Parse(entry[1].GetString() ?? throw new FormatException("a notional is not a string"),
+                NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
             if (!window._buckets.TryAdd(entry[0].GetInt64(), notional))
             {
                 throw new FormatException("a minute appears twice");

@@ -83,6 +83,8 @@ internal static class SecureFiles
         }
         try
         {
+            // Without overwrite, .NET links the file into place (fails if the name exists); on file
+            // systems without hard links it falls back to check-then-rename, which has a race window.
             File.Move(temp, full, overwrite: false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -96,7 +98,8 @@ internal static class SecureFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw WriteFailed(path, e);
+            throw new SignerException(ErrorKind.InvalidRequest, "WRITE_NOT_DURABLE",
+                $"'{path}' was written, but its directory could not be synced to disk ({e.Message}); run 'sync' before relying on it");
         }
     }
 

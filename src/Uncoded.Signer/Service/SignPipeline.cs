@@ -39,28 +39,46 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         }
         catch (SignerException refusal)
         {
-            await AuditRefusalAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), false, refusal.Reason, refusal.Metadata),
-                refusal).ConfigureAwait(false);
+            // Logged only when recorded one by one: past the refusal budget a flood costs neither
+            // the audit log nor the signer's own log more than a summary line.
+            if (await AuditRefusalAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), false, refusal.Reason, refusal.Metadata),
+                refusal).ConfigureAwait(false))
+            {
+                LogRefused(keyId, path, refusal, peer);
+            }
             throw;
         }
-        // Durable before signing: the audit record, which for an order also carries what it added
-        // to the rolling cap (the log is the cap's write-ahead record). Not cancellable: once
-        // admitted, the record is written whether or not the caller waits.
-        var seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null, counted)).ConfigureAwait(false);
-        var raw = await keys.SignAsync(key, payload, cancellationToken).ConfigureAwait(false);
-        return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
+        try
+        {
+            // Durable before signing: the audit record, which for an order also carries what it added
+            // to the rolling cap (the log is the cap's write-ahead record). Not cancellable: once
+            // admitted, the record is written whether or not the caller waits.
+            var seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null, counted)).ConfigureAwait(false);
+            var raw = await keys.SignAsync(key, payload, cancellationToken).ConfigureAwait(false);
+            return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
+        }
+        catch (SignerException fault)
+        {
+            LogRefused(keyId, path, fault, peer);
+            throw;
+        }
     }
 
-    private async Task AuditRefusalAsync(AuditEntry entry, SignerException refusal)
+    private void LogRefused(string keyId, string path, SignerException e, PeerCredentials? peer) =>
+        Log.Refused(logger, Printable(keyId), Printable(path), e.Reason, e.Message, peer?.Pid ?? 0, peer?.Uid ?? 0);
+
+    /// <summary>Audits a refusal; false when the refusal budget only counted it.</summary>
+    private async Task<bool> AuditRefusalAsync(AuditEntry entry, SignerException refusal)
     {
         try
         {
-            await refusals.RecordAsync(entry).ConfigureAwait(false);
+            return await refusals.RecordAsync(entry).ConfigureAwait(false);
         }
         catch (SignerException e)
         {
             // The caller gets the refusal it earned; the audit failure is already logged as critical.
             Log.RefusalNotAudited(logger, refusal.Reason, e.Reason);
+            return true;
         }
     }
 

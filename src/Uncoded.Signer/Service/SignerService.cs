@@ -26,7 +26,7 @@ internal sealed class SignerService(SignPipeline pipeline, ILogger<SignerService
         }
         catch (SignerException e)
         {
-            Log.Refused(logger, SignPipeline.Printable(request.KeyId), SignPipeline.Printable(request.Path), e.Reason, e.Message, peer?.Pid ?? 0, peer?.Uid ?? 0);
+            // The pipeline logged it (or, past the refusal budget, counted it).
             throw ErrorMapping.ToRpcException(e);
         }
         catch (Exception e) when (e is not RpcException and not OperationCanceledException)

@@ -79,6 +79,29 @@ public sealed class CapAndRateTests
     }
 
     [Fact]
+    public async Task RollingCap_StateFileOfAnEarlierBuild_ImportedNotReset()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        // What a build before the write-ahead cap left: no checkpoint, the window (9 signed this
+        // minute) in <key>.rolling.json, and orders in the log without a notional.
+        File.Delete(signer.CheckpointPath);
+        var legacy = Path.Combine(signer.StatePath, "k.rolling.json");
+        var minute = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 60_000;
+        await File.WriteAllTextAsync(legacy, $"{{\"version\":1,\"key\":\"k\",\"auditSeq\":1,\"minutes\":[[{minute},\"9\"]]}}\n");
+
+        await signer.StartAgainAsync();
+        Assert.Contains("Rolling cap of key k imported from", signer.Process.Log, StringComparison.Ordinal);
+        Assert.False(File.Exists(legacy));
+        Assert.Contains("\"9\"", await File.ReadAllTextAsync(signer.CheckpointPath), StringComparison.Ordinal);
+        await signer.SignAsync("POST", Order, OneUnit);
+        var refused = await signer.RefusedAsync("POST", Order, OneUnit);
+        Assert.Equal("ROLLING_CAP", refused.Reason);
+        Assert.Equal("10 + 1", refused.Metadata["observed"]);
+    }
+
+    [Fact]
     public async Task RollingCap_CorruptCheckpoint_RefusesToStart()
     {
         await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
@@ -136,8 +159,12 @@ public sealed class CapAndRateTests
         Assert.Equal(3, lines.Count(l => l.Contains("\"decision\":\"deny\"", StringComparison.Ordinal)));
         Assert.Equal(signed.AuditSeq, signer.LastAuditRecord().GetProperty("seq").GetUInt64());
 
+        // Nor the signer's own log: one line per recorded refusal, none for the counted ones.
+        Assert.Equal(3, signer.Process.Log.Split("Refused Sign").Length - 1);
+
         // The 7 refusals not recorded one by one are summarised (at the latest at shutdown).
         Assert.Equal(0, await signer.Process.TerminateAsync());
+        Assert.Contains("7 refusals of peer uid", signer.Process.Log, StringComparison.Ordinal);
         var summary = System.Text.Json.JsonDocument.Parse(signer.AuditLines()[^1]).RootElement;
         Assert.Equal("REFUSALS_NOT_RECORDED", summary.GetProperty("reason").GetString());
         Assert.Equal("deny", summary.GetProperty("decision").GetString());

@@ -75,7 +75,7 @@ public sealed class PipelineClockTests : IDisposable
             KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), "t", DateTimeOffset.UnixEpoch)))]);
         var audit = AuditLog.Open(settings.AuditPath, _clock, NullLogger.Instance);
         var guards = GuardEngine.Open(settings, _clock, NullLogger.Instance, audit);
-        var refusals = new RefusalBudget(settings.MaxRefusalsPerMinutePerPeer, audit, _clock);
+        var refusals = new RefusalBudget(settings.MaxRefusalsPerMinutePerPeer, audit, _clock, NullLogger.Instance);
         return new Owned<SignPipeline>(new SignPipeline(keys, guards, audit, refusals, _clock, NullLogger<SignPipeline>.Instance), refusals, guards, audit, keys);
     }
 

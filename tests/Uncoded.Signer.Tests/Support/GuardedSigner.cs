@@ -57,9 +57,20 @@ internal sealed class GuardedSigner : IAsyncDisposable
     /// <summary>SIGTERM (a clean shutdown, exit code 0), then start again with the same config file.</summary>
     public Task StopAndRestartAsync() => RestartAsync(graceful: true);
 
+    /// <summary>Starts the signer again after the test stopped it (and changed its files).</summary>
+    public Task StartAgainAsync()
+    {
+        Assert.True(Process.HasExited);
+        return RestartAsync(graceful: true);
+    }
+
     private async Task RestartAsync(bool graceful)
     {
-        if (graceful)
+        if (Process.HasExited)
+        {
+            // Stopped by the test already.
+        }
+        else if (graceful)
         {
             Assert.Equal(0, await Process.TerminateAsync());
         }
