@@ -38,12 +38,11 @@ internal sealed class GroupCommit<T>
     public SignerException? Failure => Volatile.Read(ref _failure);
 
     /// <summary>
-    /// Completes once <paramref name="item"/> is durable. With <paramref name="commitInline"/> the
-    /// caller that becomes leader commits on its own thread; without it, the leader's commit runs
-    /// on a pool thread and the caller returns at once (it wants to do other work meanwhile).
-    /// Either way a caller that finds a commit in progress only queues its item: no thread hop.
+    /// Completes once <paramref name="item"/> is durable. The caller that becomes leader commits
+    /// on its own thread; a caller that finds a commit in progress only queues its item: no
+    /// thread hop.
     /// </summary>
-    public Task<ulong> EnqueueAsync(T item, bool commitInline = true)
+    public Task<ulong> EnqueueAsync(T item)
     {
         var done = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -58,11 +57,6 @@ internal sealed class GroupCommit<T>
                 return done.Task;
             }
             _leading = true;
-        }
-        if (!commitInline)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static self => self.Drain(), this, preferLocal: false);
-            return done.Task;
         }
         CommitPending();
         // Whatever arrived during our commit is left to a pool thread, so this caller answers now.
