@@ -79,6 +79,59 @@ public sealed class CapAndRateTests
     }
 
     [Fact]
+    public async Task RollingCap_TimerCheckpoint_FailureIsOnlyAWarning_ThenKill9ReplaysFromIt()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(6));
+        for (var i = 0; i < 3; i++)
+        {
+            await signer.SignAsync("POST", Order, OneUnit);
+        }
+        // Tests run as root: the immutable attribute, not a chmod, makes the state directory unwritable.
+        await Chattr("+i", signer.StatePath);
+        try
+        {
+            await WaitForLogAsync(signer, "the audit log still holds every counted order");
+            // The audit log still holds every counted order: signing goes on.
+            await signer.SignAsync("POST", Order, OneUnit);
+        }
+        finally
+        {
+            await Chattr("-i", signer.StatePath);
+        }
+        await WaitForLogAsync(signer, "written again");
+        Assert.Contains("\"auditSeq\":4,", await File.ReadAllTextAsync(signer.CheckpointPath), StringComparison.Ordinal);
+
+        await signer.SignAsync("POST", Order, OneUnit);
+        await signer.SignAsync("POST", Order, OneUnit);
+        await signer.KillAndRestartAsync();
+        // Replayed from the seq-4 checkpoint (or from a later one, should the timer have fired again):
+        // checkpoint and replay together count each of the 6 orders once.
+        var replay = System.Text.RegularExpressions.Regex.Match(signer.Process.Log, "(\\d+) counted orders replayed from the audit log after seq (\\d+)");
+        Assert.True(replay.Success, signer.Process.Log);
+        Assert.Equal(6, int.Parse(replay.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) +
+            int.Parse(replay.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+        var refused = await signer.RefusedAsync("POST", Order, OneUnit);
+        Assert.Equal("6 + 1", refused.Metadata["observed"]);
+    }
+
+    /// <summary>Waits (bounded: two checkpoint intervals and then some) for the signer to log <paramref name="text"/>.</summary>
+    private static async Task WaitForLogAsync(GuardedSigner signer, string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!signer.Process.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the signer did not log '{text}':\n{signer.Process.Log}");
+            await Task.Delay(200);
+        }
+    }
+
+    private static async Task Chattr(string flag, string path)
+    {
+        var result = await Run.ProcessAsync("chattr", [flag, path]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+    }
+
+    [Fact]
     public async Task RollingCap_StateFileOfAnEarlierBuild_ImportedNotReset()
     {
         await using var signer = await GuardedSigner.StartAsync(CapGuard(10));
