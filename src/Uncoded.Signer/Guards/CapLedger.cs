@@ -123,7 +123,7 @@ internal sealed class CapLedger : IDisposable
                 windows[keyId] = RollingWindow.ReadFrom(root.GetProperty("minutes"));
                 Log.CapLegacyImported(logger, keyId, path);
             }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException or FormatException)
+            catch (Exception e) when (IsMalformed(e))
             {
                 throw new SignerException(ErrorKind.Configuration, "GUARD_STATE_CORRUPT",
                     $"guard state '{path}' cannot be read ({e.GetType().Name}); refusing to start with an unknown 24 h total", inner: e);
@@ -273,11 +273,15 @@ internal sealed class CapLedger : IDisposable
             }
             return (windows, position);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
+        catch (Exception e) when (IsMalformed(e) && e is not FormatException)
         {
             throw new FormatException(e.GetType().Name, e);
         }
     }
+
+    /// <summary>What reading a state file that is not what we wrote throws (JsonElement access included).</summary>
+    private static bool IsMalformed(Exception e) =>
+        e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or OverflowException or FormatException;
 
     /// <summary>Stops the timer and writes a last checkpoint (a failure is logged: the log still holds everything).</summary>
     public void Dispose()

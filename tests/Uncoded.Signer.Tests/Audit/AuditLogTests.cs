@@ -135,8 +135,10 @@ public sealed class AuditLogTests(AuditLogTests.Fixture fixture) : IClassFixture
         // Editing a record and recomputing every later prev still breaks at the edited record's successor
         // unless the attacker rewrites the whole tail: then only an outside anchor (audit_seq/last hash) helps.
         var lines = File.ReadAllLines(fixture.LogPath);
-        lines[2] = lines[2].Replace("\"decision\":\"allow\"", "\"decision\":\"deny\"", StringComparison.Ordinal);
-        await AssertDetectedAsync(Join(lines), "line 3");
+        // The first allowed record from the third line on (concurrent callers decide which records are refusals).
+        var edited = Array.FindIndex(lines, 2, l => l.Contains("\"decision\":\"allow\"", StringComparison.Ordinal));
+        lines[edited] = lines[edited].Replace("\"decision\":\"allow\"", "\"decision\":\"deny\"", StringComparison.Ordinal);
+        await AssertDetectedAsync(Join(lines), $"line {edited + 2}");
     }
 
     [Fact]
