@@ -24,6 +24,7 @@ internal sealed class Pkcs11Module : IDisposable
     private IPkcs11Library _library;
     private long _lastReinitialize = Environment.TickCount64;
     private int _references;
+    private int _handleGeneration;
 
     private Pkcs11Module(string path, IPkcs11Library library)
     {
@@ -37,6 +38,17 @@ internal sealed class Pkcs11Module : IDisposable
 
     /// <summary>Use only inside <see cref="Use"/>: <see cref="TryReinitialize"/> replaces it.</summary>
     public IPkcs11Library Library => _library;
+
+    /// <summary>
+    /// Counts events after which some session handle of this module may be dead (closed by
+    /// C_CloseAllSessions, token removed, module re-initialised). Handle numbers are per module
+    /// and tokens reuse them, so a session opened before the last such event must not be closed
+    /// by handle: that could close a newer session, of any key on this module.
+    /// </summary>
+    public int HandleGeneration => Volatile.Read(ref _handleGeneration);
+
+    /// <summary>Records that a session handle of this module turned out dead.</summary>
+    public void HandlesMayBeDead() => Interlocked.Increment(ref _handleGeneration);
 
     /// <summary>Raised after <see cref="TryReinitialize"/>: every session and slot of the old instance is gone.</summary>
     public event Action? Reinitialized;

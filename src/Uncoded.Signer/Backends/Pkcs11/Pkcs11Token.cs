@@ -8,8 +8,11 @@ using Uncoded.Signer.Service;
 
 namespace Uncoded.Signer.Backends.Pkcs11;
 
-/// <summary>A session rented from <see cref="Pkcs11Token"/>; <see cref="Epoch"/> says which generation of sessions it belongs to.</summary>
-internal sealed record Pkcs11Lease(ISession Session, int Epoch);
+/// <summary>
+/// A session rented from <see cref="Pkcs11Token"/>; <see cref="Epoch"/> says which generation of
+/// sessions it belongs to, <see cref="HandleGeneration"/> the module's handle generation when it was opened.
+/// </summary>
+internal sealed record Pkcs11Lease(ISession Session, int Epoch, int HandleGeneration);
 
 /// <summary>
 /// One logged-in token and a pool of sessions on it. A session serves one operation at a time, so
@@ -30,7 +33,6 @@ internal sealed class Pkcs11Token : IDisposable
     private readonly Lock _gate = new();
     private ISlot? _slot;
     private int _epoch;
-    private int _deadThrough = -1;
     private int _logins;
     private bool _recovering;
     private SignerException? _pinRejected;
@@ -124,7 +126,11 @@ internal sealed class Pkcs11Token : IDisposable
         {
             _idle.Add(lease);
         }
-        else if (!handleDead)
+        else if (handleDead)
+        {
+            _module.HandlesMayBeDead();
+        }
+        else
         {
             Discard(lease);
         }
@@ -140,10 +146,13 @@ internal sealed class Pkcs11Token : IDisposable
     public static bool IsDeadHandle(SignerException? failure) =>
         failure?.Reason is "SESSION_LOST" or "TOKEN_NOT_PRESENT" or "DEVICE_REMOVED" or "MODULE_REINITIALIZED";
 
-    /// <summary>Closes a session of a dropped generation, unless that generation's handles are known to be dead.</summary>
+    /// <summary>
+    /// Closes a session we no longer use, unless a handle of the module may have died since it was
+    /// opened: then it is left alone (at worst a session leaks until the process ends).
+    /// </summary>
     private void Discard(Pkcs11Lease lease)
     {
-        if (lease.Epoch > Volatile.Read(ref _deadThrough))
+        if (lease.HandleGeneration == _module.HandleGeneration)
         {
             CloseQuietly(lease.Session);
         }
@@ -159,11 +168,10 @@ internal sealed class Pkcs11Token : IDisposable
         bool hadSlot;
         lock (_gate)
         {
-            // Recorded even when another caller already dropped this generation for another reason,
-            // and before the new epoch is published, so Discard never sees the new epoch with the old mark.
+            // Recorded even when another caller already dropped this generation for another reason.
             if (IsDeadHandle(cause))
             {
-                Volatile.Write(ref _deadThrough, Math.Max(_deadThrough, epoch));
+                _module.HandlesMayBeDead();
             }
             if (_epoch != epoch)
             {
@@ -215,6 +223,8 @@ internal sealed class Pkcs11Token : IDisposable
                 throw _pinRejected;
             }
             var epoch = _epoch;
+            // Read before opening: a handle death noticed while we open makes this session suspect too.
+            var handles = _module.HandleGeneration;
             var slot = _slot ??= FindSlot();
             ISession session;
             try
@@ -240,7 +250,7 @@ internal sealed class Pkcs11Token : IDisposable
                 _recovering = false;
                 Log.Pkcs11Recovered(_log, _settings.TokenDescription, slot.SlotId);
             }
-            return new Pkcs11Lease(session, epoch);
+            return new Pkcs11Lease(session, epoch, handles);
         }
     }
 
@@ -378,7 +388,7 @@ internal sealed class Pkcs11Token : IDisposable
         _module.Reinitialized -= OnModuleReinitialized;
         while (_idle.TryTake(out var lease))
         {
-            CloseQuietly(lease.Session);
+            Discard(lease);
         }
         _pin.Dispose();
         _permits.Dispose();
