@@ -13,7 +13,7 @@ internal sealed class SignerOptions
 
     public AuditOptions Audit { get; set; } = new();
 
-    /// <summary>Where the guards persist their state (the rolling 24 h notional per key); created 0700.</summary>
+    /// <summary>Where the rolling 24 h cap checkpoint (rolling-cap.json) is written; created 0700.</summary>
     public string StateDirectory { get; set; } = "/var/lib/uncoded-signer/state";
 }
 
