@@ -11,7 +11,7 @@ namespace Uncoded.Signer.Audit;
 /// The signer's flight recorder: append-only JSON lines, each carrying <c>prev</c> = SHA-256
 /// (hex) of the line before it; the first line is a header holding a random genesis value.
 /// Every record is written and fdatasync'ed before the Sign call is answered; concurrent calls
-/// share one write and one fdatasync (group commit, on one committer thread). If a write fails, every later call fails
+/// share one write and one fdatasync (group commit, see <see cref="GroupCommit{T}"/>). If a write fails, every later call fails
 /// closed with AUDIT_UNAVAILABLE.
 /// </summary>
 internal sealed class AuditLog : IDisposable

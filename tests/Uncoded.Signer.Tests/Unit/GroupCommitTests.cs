@@ -33,7 +33,7 @@ public sealed class GroupCommitTests
 
         var first = commit.EnqueueAsync(0);
         Assert.True(await entered.WaitAsync(Timeout));
-        var queued = Enumerable.Range(1, 50).Select(commit.EnqueueAsync).ToArray();
+        var queued = Enumerable.Range(1, 50).Select(i => commit.EnqueueAsync(i)).ToArray();
         gate.Release(2);
 
         Assert.Equal(1UL, await first.WaitAsync(Timeout));
@@ -42,6 +42,52 @@ public sealed class GroupCommitTests
         Assert.Equal([[0], [.. Enumerable.Range(1, 50)]], batches);
         Assert.DoesNotContain(Environment.CurrentManagedThreadId, threads);
         Assert.Single(threads);
+    }
+
+    [Fact]
+    public async Task LoneCallers_CommitOnTheirOwnThread_UntilCallersOverlap()
+    {
+        using var unblocked = new ManualResetEventSlim(true);
+        using var blocked = new ManualResetEventSlim(false);
+        var threads = new List<string?>();
+        using var commit = new GroupCommit<int>("TEST", "test log", (items, results) =>
+        {
+            lock (threads)
+            {
+                threads.Add(Thread.CurrentThread.Name);
+            }
+            if (!unblocked.IsSet)
+            {
+                blocked.Set();
+                unblocked.Wait(Timeout);
+            }
+        }, _ => { });
+        const string Committer = "test log commit";
+
+        // Until QuietFlushes single-item flushes in a row, the committer flushes.
+        for (var i = 0; i < GroupCommit<int>.QuietFlushes; i++)
+        {
+            await commit.EnqueueAsync(i).WaitAsync(Timeout);
+        }
+        Assert.All(threads, name => Assert.Equal(Committer, name));
+
+        // Then a lone caller flushes on its own thread: durable when the call returns.
+        var lone = commit.EnqueueAsync(100);
+        Assert.True(lone.IsCompletedSuccessfully);
+        Assert.NotEqual(Committer, threads[^1]);
+
+        // A caller arriving during that caller's flush goes to the committer, and so does the next one.
+        unblocked.Reset();
+        var slow = Task.Run(() => commit.EnqueueAsync(200));
+        Assert.True(blocked.Wait(Timeout));
+        var during = commit.EnqueueAsync(201);
+        Assert.False(during.IsCompleted);
+        unblocked.Set();
+        await slow.WaitAsync(Timeout);
+        await during.WaitAsync(Timeout);
+        await commit.EnqueueAsync(202).WaitAsync(Timeout);
+        Assert.Equal([Committer, Committer], threads[^2..]);
+        Assert.Equal(GroupCommit<int>.QuietFlushes + 4, threads.Count);
     }
 
     [Fact]
