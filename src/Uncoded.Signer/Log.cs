@@ -54,11 +54,17 @@ internal static partial class Log
     [LoggerMessage(203, LogLevel.Information, "Rolling-cap checkpoint {Path} written again")]
     public static partial void CapCheckpointRecovered(ILogger logger, string path);
 
-    [LoggerMessage(204, LogLevel.Information, "Rolling caps rebuilt: {Orders} counted orders replayed from the audit log after seq {FromSeq} (log ends at seq {LastSeq})")]
-    public static partial void CapReplayed(ILogger logger, int orders, ulong fromSeq, ulong lastSeq);
+    [LoggerMessage(204, LogLevel.Information, "Rolling caps rebuilt: {Orders} counted orders replayed from the audit log after seq {FromSeq} ({Released} unsigned records gave notional back; log ends at seq {LastSeq})")]
+    public static partial void CapReplayed(ILogger logger, int orders, ulong fromSeq, int released, ulong lastSeq);
 
     [LoggerMessage(205, LogLevel.Information, "Rolling cap of key {KeyId} imported from {Path} (state file of an earlier build); it is removed once the checkpoint holds it")]
     public static partial void CapLegacyImported(ILogger logger, string keyId, string path);
+
+    [LoggerMessage(206, LogLevel.Information, "Key {KeyId}: the order allowed at audit seq {Seq} was not signed ({Reason}); its notional is given back to the 24 h cap (unsigned record, audit seq {UnsignedSeq})")]
+    public static partial void OrderGivenBack(ILogger logger, string keyId, ulong seq, string reason, ulong unsignedSeq);
+
+    [LoggerMessage(207, LogLevel.Warning, "Key {KeyId}: the order allowed at audit seq {Seq} was not signed ({Reason}), but its unsigned record cannot be written ({AuditReason}): its notional stays counted against the 24 h cap")]
+    public static partial void OrderNotGivenBack(ILogger logger, string keyId, ulong seq, string reason, string auditReason);
 
     [LoggerMessage(202, LogLevel.Information, "Guards for key {KeyId}: endpoints [{Endpoints}], symbols [{Symbols}], order types [{OrderTypes}], max 24 h notional {MaxDaily}, skew ±{SkewMs} ms, recvWindow ≤ {RecvWindowMs} ms, {PerMinute}/min per key, {PerPeer}/min per peer")]
     public static partial void GuardsConfigured(ILogger logger, string keyId, string endpoints, string symbols, string orderTypes, string maxDaily,

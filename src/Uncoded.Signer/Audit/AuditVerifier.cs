@@ -5,10 +5,11 @@ namespace Uncoded.Signer.Audit;
 
 /// <summary>
 /// One parsed line: the header (seq 0) or a record. <see cref="Notional"/> is what an allowed
-/// order added to its key's rolling 24 h cap (absent on reads and refusals).
+/// order added to its key's rolling 24 h cap (absent on reads and refusals); on an unsigned record
+/// (<see cref="AllowedTime"/> set) it is what leaves the cap again, from the minute of <see cref="AllowedTime"/>.
 /// </summary>
 internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev, DateTimeOffset Time = default, string Key = "", bool Allowed = false,
-    decimal? Notional = null);
+    decimal? Notional = null, DateTimeOffset? AllowedTime = null);
 
 /// <summary>The verdict of <see cref="AuditVerifier.Verify"/>: <see cref="BadLine"/> is 0 when the chain holds.</summary>
 internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message);
@@ -120,9 +121,9 @@ internal static class AuditVerifier
                 }
             }
             var decision = root.GetProperty("decision").GetString();
-            if (decision is not (AuditEntry.Allow or AuditEntry.Deny))
+            if (decision is not (AuditEntry.Allow or AuditEntry.Deny or AuditEntry.Unsigned))
             {
-                problem = "decision is neither allow nor deny";
+                problem = "decision is not allow, deny or unsigned";
                 return null;
             }
             var prev = root.GetProperty("prev").GetString();
@@ -140,16 +141,30 @@ internal static class AuditVerifier
             decimal? notional = null;
             if (root.TryGetProperty("notional", out var counted))
             {
-                if (decision != AuditEntry.Allow ||
+                if (decision == AuditEntry.Deny ||
                     !decimal.TryParse(counted.GetString(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value))
                 {
-                    problem = "notional is not a decimal on an allowed record";
+                    problem = "notional is not a decimal on an allowed or unsigned record";
                     return null;
                 }
                 notional = value;
             }
-            return new AuditLine(false, root.GetProperty("seq").GetUInt64(), prev, time, root.GetProperty("key").GetString() ?? "",
-                decision == AuditEntry.Allow, notional);
+            var seq = root.GetProperty("seq").GetUInt64();
+            DateTimeOffset? allowedTime = null;
+            if (decision == AuditEntry.Unsigned)
+            {
+                // It gives back an earlier allowed order's notional: that order must come before it.
+                if (notional is null || !root.TryGetProperty("allowedSeq", out var allowedSeq) || allowedSeq.GetUInt64() >= seq ||
+                    !DateTimeOffset.TryParseExact(root.GetProperty("allowedTime").GetString(), AuditEntry.TimeFormat, CultureInfo.InvariantCulture,
+                        DateTimeStyles.AssumeUniversal, out var at) || at > time)
+                {
+                    problem = "an unsigned record without notional, an earlier allowedSeq and an allowedTime before its time";
+                    return null;
+                }
+                allowedTime = at;
+            }
+            return new AuditLine(false, seq, prev, time, root.GetProperty("key").GetString() ?? "",
+                decision == AuditEntry.Allow, notional, allowedTime);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {

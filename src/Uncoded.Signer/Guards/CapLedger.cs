@@ -8,7 +8,7 @@ namespace Uncoded.Signer.Guards;
 /// <summary>
 /// The durable side of the rolling 24 h caps. The audit log is their write-ahead record: each
 /// allowed order's record carries the notional it added and is on disk before the signature
-/// leaves. This ledger follows the log's commits, keeping every key's window as of the last
+/// leaves; an order whose signature then fails gets an <c>unsigned</c> record giving it back. This ledger follows the log's commits, keeping every key's window as of the last
 /// record on disk, and writes it with that log position as a checkpoint
 /// (<c>StateDirectory/rolling-cap.json</c>) at start-up, every <see cref="CheckpointInterval"/>
 /// and at shutdown. Start-up loads the checkpoint and replays the records after it, so a crash
@@ -71,15 +71,24 @@ internal sealed class CapLedger : IDisposable
             from = audit.Start;
         }
         var replayed = 0;
+        var released = 0;
         audit.ReadAfter(from, record =>
         {
-            if (record.Allowed && record.Notional is { } notional)
+            if (record.Notional is { } notional)
             {
-                Window(windows, record.Key).Add(record.Time.ToUnixTimeMilliseconds(), notional);
-                replayed++;
+                if (record.AllowedTime is { } allowedTime)
+                {
+                    Window(windows, record.Key).Release(allowedTime.ToUnixTimeMilliseconds(), notional);
+                    released++;
+                }
+                else if (record.Allowed)
+                {
+                    Window(windows, record.Key).Add(record.Time.ToUnixTimeMilliseconds(), notional);
+                    replayed++;
+                }
             }
         });
-        Log.CapReplayed(logger, replayed, from.Seq, audit.LastSeq);
+        Log.CapReplayed(logger, replayed, from.Seq, released, audit.LastSeq);
         var ledger = new CapLedger(stateDirectory, windows, audit.Position, logger);
         try
         {
@@ -163,7 +172,15 @@ internal sealed class CapLedger : IDisposable
         {
             foreach (var entry in batch)
             {
-                if (entry.Allowed && entry.Notional is { } notional)
+                if (entry.Notional is not { } notional)
+                {
+                    continue;
+                }
+                if (entry.AllowedSeq is not null)
+                {
+                    Window(_windows, entry.KeyId).Release((entry.AllowedTime ?? entry.Time).ToUnixTimeMilliseconds(), notional);
+                }
+                else if (entry.Allowed)
                 {
                     Window(_windows, entry.KeyId).Add(entry.Time.ToUnixTimeMilliseconds(), notional);
                 }

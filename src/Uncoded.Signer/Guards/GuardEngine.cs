@@ -113,6 +113,19 @@ internal sealed class GuardEngine : IDisposable
         return GuardDecision.Allow;
     }
 
+    /// <summary>
+    /// Gives back the notional <see cref="Check"/> counted for an order whose signature was never
+    /// produced, once its <c>unsigned</c> audit record is on disk. Rate tokens stay spent.
+    /// </summary>
+    public void Release(string keyId, long allowedMs, decimal notional)
+    {
+        var state = _keys[keyId];
+        lock (state)
+        {
+            state.Window.Release(allowedMs, notional);
+        }
+    }
+
     private static GuardDecision RateDenied(string rule, int perMinute, string who) =>
         GuardDecision.Deny(ErrorKind.Exhausted, "RATE_LIMITED", rule, "bucket empty", StaticGuards.Invariant($"{perMinute}/min"),
             StaticGuards.Invariant($"{who} has used its {perMinute} signatures per minute"));

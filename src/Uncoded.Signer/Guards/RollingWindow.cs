@@ -28,6 +28,29 @@ internal sealed class RollingWindow
         _total += notional;
     }
 
+    /// <summary>
+    /// Takes back <paramref name="notional"/> added at <paramref name="addedMs"/> (an order that was
+    /// never signed): from that minute's bucket, never more than it holds, nothing once it left the window.
+    /// </summary>
+    public void Release(long addedMs, decimal notional)
+    {
+        var minute = addedMs / 60_000;
+        if (notional <= 0 || !_buckets.TryGetValue(minute, out var bucket))
+        {
+            return;
+        }
+        var taken = Math.Min(bucket, notional);
+        if (taken == bucket)
+        {
+            _buckets.Remove(minute);
+        }
+        else
+        {
+            _buckets[minute] = bucket - taken;
+        }
+        _total -= taken;
+    }
+
     public RollingWindow Clone()
     {
         var copy = new RollingWindow { _total = _total };

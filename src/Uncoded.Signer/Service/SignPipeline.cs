@@ -53,14 +53,50 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
             // Durable before signing: the audit record, which for an order also carries what it added
             // to the rolling cap (the log is the cap's write-ahead record). Not cancellable: once
             // admitted, the record is written whether or not the caller waits.
-            var seq = await audit.AppendAsync(new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null, counted)).ConfigureAwait(false);
-            var raw = await keys.SignAsync(key, payload, cancellationToken).ConfigureAwait(false);
+            var allowed = new AuditEntry(now, peer, keyId, method, path, payload.ToArray(), true, null, null, counted);
+            var seq = await audit.AppendAsync(allowed).ConfigureAwait(false);
+            byte[] raw;
+            try
+            {
+                raw = await keys.SignAsync(key, payload, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception failure) when (counted is not null)
+            {
+                // No signature exists, so the order must not count against the cap.
+                await GiveBackAsync(allowed, seq, failure).ConfigureAwait(false);
+                throw;
+            }
             return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
         }
         catch (SignerException fault)
         {
             LogRefused(keyId, path, fault, peer);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// An allowed order whose signature was never produced: its <c>unsigned</c> record goes on
+    /// disk, then its notional leaves the live window. If that record cannot be written the
+    /// notional stays counted (the safe side: a restart replays the allowed record alone).
+    /// </summary>
+    private async Task GiveBackAsync(AuditEntry allowed, ulong seq, Exception failure)
+    {
+        var reason = failure switch
+        {
+            SignerException e => e.Reason,
+            OperationCanceledException => "CANCELLED",
+            _ => "INTERNAL",
+        };
+        try
+        {
+            var unsignedSeq = await audit.AppendAsync(AuditEntry.ForUnsigned(allowed, seq, time.GetUtcNow(), reason)).ConfigureAwait(false);
+            guards.Release(allowed.KeyId, allowed.Time.ToUnixTimeMilliseconds(), allowed.Notional!.Value);
+            Log.OrderGivenBack(logger, Printable(allowed.KeyId), seq, reason, unsignedSeq);
+        }
+        catch (SignerException e)
+        {
+            Log.OrderNotGivenBack(logger, Printable(allowed.KeyId), seq, reason, e.Reason);
         }
     }
 

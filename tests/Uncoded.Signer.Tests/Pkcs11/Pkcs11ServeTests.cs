@@ -249,6 +249,91 @@ public sealed class Pkcs11ServeTests
         Assert.Contains("back in slot", signer.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task OrderNotSignedBecauseTheTokenIsGone_GivesItsNotionalBackToTheCap_AlsoAfterKill9()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        await hsm.KeygenAsync("ed25519", "binance");
+        var key = System.Text.Json.JsonSerializer.SerializeToNode(hsm.KeyConfig("binance"))!.AsObject();
+        key["Guard"] = System.Text.Json.JsonSerializer.SerializeToNode(new
+        {
+            Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 100m } },
+            MaxDailyNotional = 100m,
+        });
+        var keys = new Dictionary<string, object> { ["k"] = key };
+        static string Order(int quantity) => FormattableString.Invariant(
+            $"symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity={quantity}&price=1&recvWindow=5000&timestamp={TestKeys.NowMs()}");
+        var auditPath = hsm.Dir.File("audit.log");
+        var signer = await hsm.ServeAsync(keys);
+        try
+        {
+            await SignAsync(signer, "k", Order(60));
+
+            var tokenDir = Directory.GetDirectories(hsm.TokenDir).Single();
+            var away = hsm.Dir.File("token-away");
+            Directory.Move(tokenDir, away);
+            var refused = await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(signer, "k", Order(30)));
+            Assert.Equal("TOKEN_NOT_PRESENT", refused.Reason);
+
+            // The allowed record counted 30; the unsigned record after it gives the 30 back.
+            var lines = await File.ReadAllLinesAsync(auditPath);
+            using var allowedDoc = System.Text.Json.JsonDocument.Parse(lines[^2]);
+            using var unsignedDoc = System.Text.Json.JsonDocument.Parse(lines[^1]);
+            var allowed = allowedDoc.RootElement;
+            var unsigned = unsignedDoc.RootElement;
+            Assert.Equal("allow", allowed.GetProperty("decision").GetString());
+            Assert.Equal("30", allowed.GetProperty("notional").GetString());
+            Assert.Equal("unsigned", unsigned.GetProperty("decision").GetString());
+            Assert.Equal("30", unsigned.GetProperty("notional").GetString());
+            Assert.Equal(allowed.GetProperty("seq").GetUInt64(), unsigned.GetProperty("allowedSeq").GetUInt64());
+            Assert.Equal(allowed.GetProperty("time").GetString(), unsigned.GetProperty("allowedTime").GetString());
+            Assert.Equal("TOKEN_NOT_PRESENT", unsigned.GetProperty("reason").GetString());
+            Assert.Equal("", unsigned.GetProperty("payload").GetString());
+            Assert.Contains("its notional is given back to the 24 h cap", signer.Log, StringComparison.Ordinal);
+
+            // Token back: 60 + 40 fits the cap of 100 only because the unsigned 30 left it.
+            Directory.Move(away, tokenDir);
+            await WaitUntilSignsAsync(signer);
+            await SignAsync(signer, "k", Order(40));
+            refused = await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(signer, "k", Order(1)));
+            Assert.Equal("ROLLING_CAP", refused.Reason);
+            Assert.Equal("100 + 1", refused.Metadata["observed"]);
+
+            // kill -9: the replay gives the 30 back again (an allowed record alone would make it 130).
+            signer.Kill();
+            await signer.DisposeAsync();
+            signer = await hsm.ServeAsync(keys);
+            refused = await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(signer, "k", Order(1)));
+            Assert.Equal("ROLLING_CAP", refused.Reason);
+            Assert.Equal("100 + 1", refused.Metadata["observed"]);
+        }
+        finally
+        {
+            await signer.DisposeAsync();
+        }
+        var verify = await hsm.SignerAsync("verify-audit", "--log", auditPath);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+    }
+
+    /// <summary>Polls with reads (no notional) until the token is found again (the module is re-initialised at most every 2 s).</summary>
+    private static async Task WaitUntilSignsAsync(SignerProcess signer)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        using var client = signer.Client();
+        while (true)
+        {
+            try
+            {
+                await client.SignAsync("k", "GET", "/api/v3/account", Encoding.ASCII.GetBytes(FormattableString.Invariant($"recvWindow=5000&timestamp={TestKeys.NowMs()}")));
+                return;
+            }
+            catch (SignerRefusedException e) when (e.Code == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
+
     private static int Count(string text, string what)
     {
         var count = 0;
