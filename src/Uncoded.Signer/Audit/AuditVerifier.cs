@@ -9,7 +9,7 @@ namespace Uncoded.Signer.Audit;
 /// (<see cref="AllowedTime"/> set) it is what leaves the cap again, from the minute of <see cref="AllowedTime"/>.
 /// </summary>
 internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev, DateTimeOffset Time = default, string Key = "", bool Allowed = false,
-    decimal? Notional = null, DateTimeOffset? AllowedTime = null);
+    decimal? Notional = null, DateTimeOffset? AllowedTime = null, ulong AllowedSeq = 0);
 
 /// <summary>The verdict of <see cref="AuditVerifier.Verify"/>: <see cref="BadLine"/> is 0 when the chain holds.</summary>
 internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message);
@@ -31,10 +31,11 @@ internal static class AuditVerifier
         string? prevHex = null;
         ulong expectedSeq = 0;
         AuditVerdict? bad = null;
+        var giveBacks = new GiveBacks();
         var trailing = LineSplitter.Split(log, bytes =>
         {
             lineNumber++;
-            bad = Check(bytes, lineNumber, ref prevHex, ref expectedSeq);
+            bad = Check(bytes, lineNumber, ref prevHex, ref expectedSeq, giveBacks);
             return bad is null;
         });
         if (bad is not null)
@@ -53,7 +54,7 @@ internal static class AuditVerifier
         return new AuditVerdict(true, (long)expectedSeq, 0, $"ok: header + {expectedSeq} records, chain intact; last hash {prevHex}");
     }
 
-    private static AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref string? prevHex, ref ulong expectedSeq)
+    private static AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref string? prevHex, ref ulong expectedSeq, GiveBacks giveBacks)
     {
         var parsed = ParseLine(bytes, out var problem);
         if (parsed is null)
@@ -84,6 +85,12 @@ internal static class AuditVerifier
                 return Bad(lineNumber, expectedSeq - 1,
                     $"prev does not match the SHA-256 of line {lineNumber - 1}: line {lineNumber - 1} or this line was edited, or records were moved");
             }
+            if (parsed.AllowedTime is not null && !giveBacks.Take(parsed))
+            {
+                return Bad(lineNumber, expectedSeq - 1,
+                    $"an unsigned record for seq {parsed.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already");
+            }
+            giveBacks.Remember(parsed);
         }
         prevHex = AuditLog.Hash(bytes);
         return null;
@@ -151,20 +158,23 @@ internal static class AuditVerifier
             }
             var seq = root.GetProperty("seq").GetUInt64();
             DateTimeOffset? allowedTime = null;
+            ulong allowedSeq = 0;
             if (decision == AuditEntry.Unsigned)
             {
-                // It gives back an earlier allowed order's notional: that order must come before it.
-                if (notional is null || !root.TryGetProperty("allowedSeq", out var allowedSeq) || allowedSeq.GetUInt64() >= seq ||
+                // It gives back an earlier allowed order's notional (which order: see GiveBacks). No
+                // check of allowedTime against time: the wall clock may step back between the two.
+                if (notional is null || !root.TryGetProperty("allowedSeq", out var allowedSeqValue) || allowedSeqValue.GetUInt64() >= seq ||
                     !DateTimeOffset.TryParseExact(root.GetProperty("allowedTime").GetString(), AuditEntry.TimeFormat, CultureInfo.InvariantCulture,
-                        DateTimeStyles.AssumeUniversal, out var at) || at > time)
+                        DateTimeStyles.AssumeUniversal, out var at))
                 {
-                    problem = "an unsigned record without notional, an earlier allowedSeq and an allowedTime before its time";
+                    problem = "an unsigned record without notional, an earlier allowedSeq or an allowedTime";
                     return null;
                 }
                 allowedTime = at;
+                allowedSeq = allowedSeqValue.GetUInt64();
             }
             return new AuditLine(false, seq, prev, time, root.GetProperty("key").GetString() ?? "",
-                decision == AuditEntry.Allow, notional, allowedTime);
+                decision == AuditEntry.Allow, notional, allowedTime, allowedSeq);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {

@@ -1,12 +1,17 @@
 using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
 using Uncoded.Signer.Audit;
 using Uncoded.Signer.Guards;
+using Uncoded.Signer.Service;
+using Uncoded.Testing;
 
 namespace Uncoded.Signer.Tests.Unit;
 
 /// <summary>An allowed order that was never signed leaves the rolling window again, and only what it put there.</summary>
-public sealed class UnsignedOrderTests
+public sealed class UnsignedOrderTests : IDisposable
 {
+    private readonly TempDir _dir = new();
+
     private const long Minute = 60_000;
     private const long T0 = 1_700_000_000_000 / Minute * Minute;
 
@@ -42,7 +47,7 @@ public sealed class UnsignedOrderTests
     [Theory]
     [InlineData("\"decision\":\"unsigned\",\"notional\":\"30\",\"allowedSeq\":4,\"allowedTime\":\"2026-11-30T05:00:00.000000Z\"", true)]
     [InlineData("\"decision\":\"unsigned\",\"notional\":\"30\",\"allowedSeq\":5,\"allowedTime\":\"2026-11-30T05:00:00.000000Z\"", false)]
-    [InlineData("\"decision\":\"unsigned\",\"notional\":\"30\",\"allowedSeq\":4,\"allowedTime\":\"2026-11-30T05:00:02.000000Z\"", false)]
+    [InlineData("\"decision\":\"unsigned\",\"notional\":\"30\",\"allowedSeq\":4", false)]
     [InlineData("\"decision\":\"unsigned\",\"allowedSeq\":4,\"allowedTime\":\"2026-11-30T05:00:00.000000Z\"", false)]
     [InlineData("\"decision\":\"unsigned\",\"notional\":\"30\"", false)]
     [InlineData("\"decision\":\"deny\",\"notional\":\"30\"", false)]
@@ -59,4 +64,71 @@ public sealed class UnsignedOrderTests
             Assert.Equal(new DateTimeOffset(2026, 11, 30, 5, 0, 0, TimeSpan.Zero), parsed.AllowedTime);
         }
     }
+
+    [Fact]
+    public async Task VerifyAudit_GiveBackOfTheAllowedOrder_Passes_ThenReplayReleasesIt()
+    {
+        var path = _dir.File("audit.log");
+        using (var audit = AuditLog.Open(path, TimeProvider.System, NullLogger.Instance))
+        {
+            var allowed = Order(30m);
+            var seq = await audit.AppendAsync(allowed);
+            await audit.AppendAsync(Order(50m));
+            await audit.AppendAsync(AuditEntry.ForUnsigned(allowed, seq, DateTimeOffset.UtcNow, "TOKEN_NOT_PRESENT"));
+        }
+        Assert.True(Verify(path).Ok, Verify(path).Message);
+        using (var audit = AuditLog.Open(path, TimeProvider.System, NullLogger.Instance))
+        using (var ledger = CapLedger.Open(State(), audit, TimeProvider.System, NullLogger.Instance))
+        {
+            Assert.Equal(50m, ledger.Snapshot("k").Total(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        }
+    }
+
+    public static TheoryData<string> Mismatches => ["twice", "other notional", "other key", "other time", "a refusal"];
+
+    [Theory]
+    [MemberData(nameof(Mismatches))]
+    public async Task GiveBackThatMatchesNoAllowedOrder_VerifyAuditAndReplayRefuseIt(string mismatch)
+    {
+        var path = _dir.File("audit.log");
+        using (var audit = AuditLog.Open(path, TimeProvider.System, NullLogger.Instance))
+        {
+            var allowed = Order(30m);
+            var seq = await audit.AppendAsync(allowed);
+            var refusal = allowed with { Allowed = false, Reason = "ROLLING_CAP", Notional = null };
+            var refusalSeq = await audit.AppendAsync(refusal);
+            var giveBack = AuditEntry.ForUnsigned(allowed, seq, DateTimeOffset.UtcNow, "TOKEN_NOT_PRESENT");
+            if (mismatch == "twice")
+            {
+                await audit.AppendAsync(giveBack);
+            }
+            await audit.AppendAsync(mismatch switch
+            {
+                "other notional" => giveBack with { Notional = 31m },
+                "other key" => giveBack with { KeyId = "other" },
+                "other time" => giveBack with { AllowedTime = allowed.Time.AddSeconds(-1) },
+                "a refusal" => giveBack with { AllowedSeq = refusalSeq },
+                _ => giveBack,
+            });
+        }
+        var verdict = Verify(path);
+        Assert.False(verdict.Ok);
+        Assert.Contains("not an allowed order of that key, time and notional, or was given back already", verdict.Message, StringComparison.Ordinal);
+        using var reopened = AuditLog.Open(path, TimeProvider.System, NullLogger.Instance);
+        var e = Assert.Throws<SignerException>(() => CapLedger.Open(State(), reopened, TimeProvider.System, NullLogger.Instance));
+        Assert.Equal("AUDIT_LOG_CORRUPT", e.Reason);
+    }
+
+    private static AuditEntry Order(decimal notional) =>
+        new(DateTimeOffset.UtcNow, null, "k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes("symbol=LTCBTC"), true, null, null, notional);
+
+    private string State() => Directory.CreateDirectory(_dir.File("state"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute).FullName;
+
+    private static AuditVerdict Verify(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return AuditVerifier.Verify(stream);
+    }
+
+    public void Dispose() => _dir.Dispose();
 }
