@@ -226,6 +226,34 @@ public sealed class AuditLifecycleTests
     }
 
     [Fact]
+    public async Task ArchivingTheLog_AsDocumented_NeedsTheCheckpointGone_AndResetsTheCap()
+    {
+        const string Order = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=1&recvWindow=5000&timestamp={now}";
+        await using var signer = await GuardedSigner.StartAsync(new
+        {
+            Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 10m } },
+            MaxDailyNotional = 2m,
+        });
+        await signer.SignAsync("POST", "/api/v3/order", Order);
+        await signer.SignAsync("POST", "/api/v3/order", Order);
+        Assert.Equal("ROLLING_CAP", (await signer.RefusedAsync("POST", "/api/v3/order", Order)).Reason);
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        File.Move(signer.AuditPath, signer.AuditPath + ".archived");
+
+        // The checkpoint belongs to the archived log: start-up refuses it rather than guess.
+        await using (var refused = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false))
+        {
+            Assert.Equal(3, await refused.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("AUDIT_LOG_CORRUPT", refused.Log, StringComparison.Ordinal);
+        }
+        File.Delete(signer.CheckpointPath);
+        await signer.StartAgainAsync();
+        var first = await signer.SignAsync("POST", "/api/v3/order", Order);
+        Assert.Equal(1UL, first.AuditSeq);
+        Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath + ".archived")).ExitCode);
+    }
+
+    [Fact]
     public async Task Restart_LastRecordEditedAfterCheckpoint_RefusesToStart()
     {
         await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
