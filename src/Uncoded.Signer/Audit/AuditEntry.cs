@@ -84,7 +84,7 @@ internal sealed record AuditEntry(
         if (AllowedSeq is { } allowedSeq)
         {
             json.WriteNumber("allowedSeq", allowedSeq);
-            json.WriteString("allowedTime", (AllowedTime ?? Time).UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture));
+            json.WriteString("allowedTime", AllowedTime.GetValueOrDefault(Time).UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture));
         }
         if (Reason is null)
         {

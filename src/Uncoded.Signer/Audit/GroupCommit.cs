@@ -35,7 +35,6 @@ internal sealed class GroupCommit<T> : IDisposable
     private SignerException? _failure;
     private Owner _owner;
     private bool _closed;
-    private bool _quiet;
     private bool _overlapped;
     private int _quietStreak;
 
@@ -84,7 +83,7 @@ internal sealed class GroupCommit<T> : IDisposable
                 _overlapped = true;
                 return done.Task;
             }
-            if (!_quiet)
+            if (_quietStreak < QuietFlushes)
             {
                 _owner = Owner.Committer;
                 Monitor.Pulse(_gate);
@@ -151,7 +150,6 @@ internal sealed class GroupCommit<T> : IDisposable
     private void Settle(int size)
     {
         _quietStreak = size == 1 && !_overlapped ? _quietStreak + 1 : 0;
-        _quiet = _quietStreak >= QuietFlushes;
         _overlapped = false;
     }
 

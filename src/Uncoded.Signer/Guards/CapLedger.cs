@@ -82,18 +82,14 @@ internal sealed class CapLedger : IDisposable
                     $"the audit log's record {record.Seq} gives back seq {record.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already; run 'uncoded-signer verify-audit --log {audit.Path}'");
             }
             giveBacks.Remember(record);
-            if (record.Notional is { } notional)
+            switch (Follow(windows, record.Key, record.Allowed, record.Notional, record.Time, record.AllowedTime))
             {
-                if (record.AllowedTime is { } allowedTime)
-                {
-                    Window(windows, record.Key).Release(allowedTime.ToUnixTimeMilliseconds(), notional);
-                    released++;
-                }
-                else if (record.Allowed)
-                {
-                    Window(windows, record.Key).Add(record.Time.ToUnixTimeMilliseconds(), notional);
+                case Effect.Counted:
                     replayed++;
-                }
+                    break;
+                case Effect.Released:
+                    released++;
+                    break;
             }
         });
         Log.CapReplayed(logger, replayed, from.Seq, released, audit.LastSeq);
@@ -180,18 +176,9 @@ internal sealed class CapLedger : IDisposable
         {
             foreach (var entry in batch)
             {
-                if (entry.Notional is not { } notional)
-                {
-                    continue;
-                }
-                if (entry.AllowedSeq is not null)
-                {
-                    Window(_windows, entry.KeyId).Release((entry.AllowedTime ?? entry.Time).ToUnixTimeMilliseconds(), notional);
-                }
-                else if (entry.Allowed)
-                {
-                    Window(_windows, entry.KeyId).Add(entry.Time.ToUnixTimeMilliseconds(), notional);
-                }
+                // As the line reads back: an unsigned record's allowedTime (see AuditEntry.WriteLine).
+                Follow(_windows, entry.KeyId, entry.Allowed, entry.Notional, entry.Time,
+                    entry.AllowedSeq is null ? null : entry.AllowedTime.GetValueOrDefault(entry.Time));
             }
             _position = end;
         }
@@ -239,6 +226,37 @@ internal sealed class CapLedger : IDisposable
                 Log.CapCheckpointFailed(_logger, _path, e.GetType().Name, e.Message);
             }
         }
+    }
+
+    private enum Effect
+    {
+        None,
+        Counted,
+        Released,
+    }
+
+    /// <summary>
+    /// What one record does to its key's window, live or on replay: an allowed order adds its
+    /// notional; an unsigned record (<paramref name="allowedTime"/> set) takes it back from the order's minute.
+    /// </summary>
+    private static Effect Follow(Dictionary<string, RollingWindow> windows, string keyId, bool allowed, decimal? notional,
+        DateTimeOffset time, DateTimeOffset? allowedTime)
+    {
+        if (notional is not { } amount)
+        {
+            return Effect.None;
+        }
+        if (allowedTime is { } at)
+        {
+            Window(windows, keyId).Release(at.ToUnixTimeMilliseconds(), amount);
+            return Effect.Released;
+        }
+        if (!allowed)
+        {
+            return Effect.None;
+        }
+        Window(windows, keyId).Add(time.ToUnixTimeMilliseconds(), amount);
+        return Effect.Counted;
     }
 
     private static RollingWindow Window(Dictionary<string, RollingWindow> windows, string keyId)
