@@ -77,6 +77,15 @@ internal static partial class Log
     [LoggerMessage(301, LogLevel.Information, "Audit log {Path} continued after seq {Seq} (tail verified)")]
     public static partial void AuditContinued(ILogger logger, string path, ulong seq);
 
+    [LoggerMessage(305, LogLevel.Information, "Audit log {Path} rotated: records up to seq {Seq} archived as {Archive}; the new file's header continues the chain")]
+    public static partial void AuditRotated(ILogger logger, string path, string archive, ulong seq);
+
+    [LoggerMessage(306, LogLevel.Warning, "Audit log {Path} could not be rotated ({ExceptionType}: {Detail}); it goes on growing, next try at {RetryAtBytes} bytes")]
+    public static partial void AuditRotationFailed(ILogger logger, string path, string exceptionType, string detail, long retryAtBytes);
+
+    [LoggerMessage(307, LogLevel.Warning, "Audit log {Path}: a rotation was interrupted before its rename (crash); its spare files were removed and the log goes on as it was")]
+    public static partial void AuditRotationUndone(ILogger logger, string path);
+
     [LoggerMessage(302, LogLevel.Critical, "Audit log {Path} cannot be written ({ExceptionType}: {Detail}); refusing every signature until restart")]
     public static partial void AuditFailed(ILogger logger, string path, string exceptionType, string detail);
 

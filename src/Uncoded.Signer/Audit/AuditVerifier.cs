@@ -8,11 +8,16 @@ namespace Uncoded.Signer.Audit;
 /// order added to its key's rolling 24 h cap (absent on reads and refusals); on an unsigned record
 /// (<see cref="AllowedTime"/> set) it is what leaves the cap again, from the minute of <see cref="AllowedTime"/>.
 /// </summary>
+/// <remarks>A header that continues an archived file (after a rotation) has <see cref="ContinuesFile"/>,
+/// <see cref="Seq"/> = that file's last seq and <see cref="Prev"/> = the hash of that file's last line.</remarks>
 internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev, DateTimeOffset Time = default, string Key = "", bool Allowed = false,
-    decimal? Notional = null, DateTimeOffset? AllowedTime = null, ulong AllowedSeq = 0);
+    decimal? Notional = null, DateTimeOffset? AllowedTime = null, ulong AllowedSeq = 0, string? ContinuesFile = null);
 
-/// <summary>The verdict of <see cref="AuditVerifier.Verify"/>: <see cref="BadLine"/> is 0 when the chain holds.</summary>
-internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message);
+/// <summary>
+/// The verdict of <see cref="AuditVerifier.Verify"/>: <see cref="BadLine"/> is 0 when the chain
+/// holds; <see cref="Records"/> is the last seq; <see cref="Header"/> the file's header line.
+/// </summary>
+internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message, AuditLine? Header = null);
 
 /// <summary>
 /// Checks a whole audit log: a header first, then records whose seq counts up by one and whose
@@ -31,11 +36,12 @@ internal static class AuditVerifier
         string? prevHex = null;
         ulong expectedSeq = 0;
         AuditVerdict? bad = null;
+        AuditLine? header = null;
         var giveBacks = new GiveBacks();
         var trailing = LineSplitter.Split(log, bytes =>
         {
             lineNumber++;
-            bad = Check(bytes, lineNumber, ref prevHex, ref expectedSeq, giveBacks);
+            bad = Check(bytes, lineNumber, ref prevHex, ref expectedSeq, ref header, giveBacks);
             return bad is null;
         });
         if (bad is not null)
@@ -51,10 +57,13 @@ internal static class AuditVerifier
         {
             return new AuditVerdict(false, 0, 1, "line 1: the log is empty (no header)");
         }
-        return new AuditVerdict(true, (long)expectedSeq, 0, $"ok: header + {expectedSeq} records, chain intact; last hash {prevHex}");
+        var start = header!.Seq;
+        var continues = header.ContinuesFile is null ? "" : $" (seq {start + 1}-{expectedSeq}, continuing {header.ContinuesFile} after seq {start})";
+        return new AuditVerdict(true, (long)expectedSeq, 0, $"ok: header + {expectedSeq - start} records{continues}, chain intact; last hash {prevHex}", header);
     }
 
-    private static AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref string? prevHex, ref ulong expectedSeq, GiveBacks giveBacks)
+    private static AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref string? prevHex, ref ulong expectedSeq, ref AuditLine? header,
+        GiveBacks giveBacks)
     {
         var parsed = ParseLine(bytes, out var problem);
         if (parsed is null)
@@ -67,6 +76,8 @@ internal static class AuditVerifier
             {
                 return Bad(lineNumber, expectedSeq, "the first line is not the header: the start of the log was removed");
             }
+            header = parsed;
+            expectedSeq = parsed.Seq;
         }
         else if (parsed.IsHeader)
         {
@@ -117,7 +128,23 @@ internal static class AuditVerifier
                 var ok = type.GetString() == AuditLog.HeaderType && root.GetProperty("version").GetInt32() == AuditLog.Version &&
                     root.GetProperty("genesis").GetString() is { Length: 64 };
                 problem = ok ? "" : "a header of an unknown type or version, or without a 256-bit genesis";
-                return ok ? new AuditLine(true, 0, "") : null;
+                if (!ok)
+                {
+                    return null;
+                }
+                if (!root.TryGetProperty("continues", out var continues))
+                {
+                    return new AuditLine(true, 0, "");
+                }
+                // After a rotation: the archived file (a name in the same directory), its last seq and last line's hash.
+                var file = continues.GetProperty("file").GetString();
+                var hash = continues.GetProperty("hash").GetString();
+                if (string.IsNullOrEmpty(file) || file.Contains('/', StringComparison.Ordinal) || file is "." or ".." || hash is not { Length: 64 })
+                {
+                    problem = "a header whose 'continues' is not {file, seq, hash}";
+                    return null;
+                }
+                return new AuditLine(true, continues.GetProperty("seq").GetUInt64(), hash, ContinuesFile: file);
             }
             foreach (var field in RecordFields)
             {

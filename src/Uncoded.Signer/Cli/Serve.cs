@@ -43,7 +43,7 @@ internal static class Serve
         // Refuse a live socket or a log in use before unsealing anything or presenting a PIN.
         UnixSocketTransport.PrepareSocketPath(settings.SocketPath, bootLog);
         var time = TimeProvider.System;
-        using var audit = AuditLog.Open(settings.AuditPath, time, bootLog);
+        using var audit = AuditLog.Open(settings.AuditPath, time, bootLog, settings.AuditRotateAtBytes);
         using var guards = GuardEngine.Open(settings, time, bootLog, audit);
         using var refusals = new RefusalBudget(settings.MaxRefusalsPerMinutePerPeer, audit, time, bootLog);
         foreach (var key in settings.Keys.Values)

@@ -213,13 +213,44 @@ internal static class SignerCli
             Console.Error.WriteLine($"{log.FullName}: FAILED: the chain is intact but ends at seq {verdict.Records}, before seq {minSeq}: records were cut off the end");
             return AuditChainBroken;
         }
+        if (verdict.Ok && verdict.Header?.ContinuesFile is not null && LinkProblem(log, verdict.Header) is { } problem)
+        {
+            Console.Error.WriteLine($"{log.FullName}: FAILED: {problem}");
+            return AuditChainBroken;
+        }
         if (verdict.Ok)
         {
             Console.Out.WriteLine($"{log.FullName}: {verdict.Message}");
+            if (verdict.Header?.ContinuesFile is { } previous)
+            {
+                Console.Out.WriteLine($"{log.FullName}: continues {previous}, whose last record (seq {verdict.Header.Seq}) has the hash its header names; run verify-audit on it too");
+            }
             return 0;
         }
         Console.Error.WriteLine($"{log.FullName}: FAILED at {verdict.Message}");
         return AuditChainBroken;
+    }
+
+    /// <summary>
+    /// After a rotation: the archived file the header names must end with the seq and line hash
+    /// the header records (an archive edited or replaced after the rotation breaks this link).
+    /// </summary>
+    private static string? LinkProblem(FileInfo log, Audit.AuditLine header)
+    {
+        var previous = Path.Combine(log.DirectoryName!, header.ContinuesFile!);
+        string lastLine;
+        try
+        {
+            lastLine = File.ReadLines(previous).LastOrDefault() ?? "";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"it continues '{previous}' after seq {header.Seq}, which cannot be read ({e.Message}); verify a copy of the archive next to it";
+        }
+        var last = Audit.AuditVerifier.ParseLine(System.Text.Encoding.UTF8.GetBytes(lastLine), out _);
+        return last is not null && last.Seq == header.Seq && Audit.AuditLog.Hash(System.Text.Encoding.UTF8.GetBytes(lastLine)) == header.Prev
+            ? null
+            : $"it continues '{previous}' after seq {header.Seq}, but that file's last line is not the one its header names (edited, cut or replaced)";
     }
 
     /// <summary>Seals <paramref name="material"/> to a new file; returns the text to show (public key PEM or a note).</summary>

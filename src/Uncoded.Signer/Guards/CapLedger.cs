@@ -63,6 +63,14 @@ internal sealed class CapLedger : IDisposable
                     $"guard state '{path}' cannot be read ({e.Message}); refusing to start with an unknown 24 h total", inner: e);
             }
         }
+        else if (audit.Continues is { } archived)
+        {
+            // The orders of the last 24 h may be in the archived files: without the checkpoint that
+            // summed them up, the caps would start too low.
+            throw new SignerException(ErrorKind.Configuration, "GUARD_STATE_MISSING",
+                $"the audit log '{audit.Path}' continues '{archived}' (it was rotated), but there is no rolling-cap checkpoint '{path}': " +
+                "restore it, or, to start the 24 h caps from zero, move the audit log and its archives away");
+        }
         else
         {
             // No checkpoint: replay the whole log. Records of builds before the write-ahead cap carry

@@ -29,6 +29,15 @@ internal static class Durable
         }
     }
 
+    /// <summary>link(2): a second name for <paramref name="existing"/>; fails if <paramref name="newPath"/> exists.</summary>
+    public static void Link(string existing, string newPath)
+    {
+        if (Libc.link(existing, newPath) != 0)
+        {
+            throw new IOException($"cannot link '{existing}' as '{newPath}' (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
+
     /// <summary>fsync of a directory: makes a create or rename in it durable.</summary>
     public static void SyncDirectory(string directory)
     {

@@ -51,6 +51,9 @@ internal static partial class Libc
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int rename(string oldPath, string newPath);
 
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int link(string oldPath, string newPath);
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 

@@ -24,6 +24,9 @@ internal sealed class AuditOptions
 
     /// <summary>Refusals recorded in full per peer uid and minute; the rest are counted in one summary record.</summary>
     public int MaxRefusalsPerMinutePerPeer { get; set; } = 600;
+
+    /// <summary>Size at which the log is rotated (archived as &lt;Path&gt;.&lt;last seq&gt;, continued in a new file); 0: never.</summary>
+    public long RotateAtBytes { get; set; } = SignerSettings.DefaultRotateAtBytes;
 }
 
 internal sealed class AllowedPeersOptions

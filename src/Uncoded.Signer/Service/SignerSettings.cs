@@ -15,8 +15,11 @@ internal sealed record SignerSettings(
     FrozenDictionary<string, KeySettings> Keys,
     string AuditPath,
     string StateDirectory,
-    int MaxRefusalsPerMinutePerPeer = 600)
+    int MaxRefusalsPerMinutePerPeer = 600,
+    long AuditRotateAtBytes = SignerSettings.DefaultRotateAtBytes)
 {
+    public const long DefaultRotateAtBytes = 256L * 1024 * 1024;
+    public const long MinRotateAtBytes = 64 * 1024;
     public static readonly string[] KnownRootSections = ["Signer", "Logging"];
 
     public static SignerSettings From(IConfiguration configuration)
@@ -95,6 +98,10 @@ internal sealed record SignerSettings(
         {
             problems.Add($"Signer:Audit:MaxRefusalsPerMinutePerPeer must be between 1 and 1000000 (is {options.Audit.MaxRefusalsPerMinutePerPeer})");
         }
+        if (options.Audit.RotateAtBytes != 0 && options.Audit.RotateAtBytes < MinRotateAtBytes)
+        {
+            problems.Add($"Signer:Audit:RotateAtBytes must be 0 (never rotate) or at least {MinRotateAtBytes} (is {options.Audit.RotateAtBytes})");
+        }
         if (problems.Count > 0)
         {
             throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", "configuration: " + string.Join("; ", problems));
@@ -106,7 +113,7 @@ internal sealed record SignerSettings(
             uids = new[] { Libc.getuid() }.ToFrozenSet();
         }
         return new SignerSettings(options.SocketPath, uids, gids, keys.ToFrozenDictionary(StringComparer.Ordinal),
-            options.Audit.Path, options.StateDirectory, options.Audit.MaxRefusalsPerMinutePerPeer);
+            options.Audit.Path, options.StateDirectory, options.Audit.MaxRefusalsPerMinutePerPeer, options.Audit.RotateAtBytes);
     }
 }
 

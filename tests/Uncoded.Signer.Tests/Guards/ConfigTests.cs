@@ -53,6 +53,11 @@ public sealed class ConfigTests
         await AssertRefusedAsync(TestKeys.TestGuard, "Signer:Audit:MaxRefusalsPerMinutePerPeer must be between 1 and 1000000 (is 0)",
             new Dictionary<string, string?> { ["UNCODED_Signer__Audit__MaxRefusalsPerMinutePerPeer"] = "0" });
 
+    [Fact]
+    public async Task Config_RotationSizeTooSmall_RefusesToStart() =>
+        await AssertRefusedAsync(TestKeys.TestGuard, "Signer:Audit:RotateAtBytes must be 0 (never rotate) or at least 65536 (is 1000)",
+            new Dictionary<string, string?> { ["UNCODED_Signer__Audit__RotateAtBytes"] = "1000" });
+
     private static async Task AssertRefusedAsync(object guard, string expected, IDictionary<string, string?>? env = null)
     {
         using var dir = new TempDir();

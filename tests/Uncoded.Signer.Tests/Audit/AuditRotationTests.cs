@@ -1,0 +1,189 @@
+using System.Text.Json;
+using Uncoded.Signer.Audit;
+using Uncoded.Signer.Tests.Support;
+using Uncoded.Testing;
+
+namespace Uncoded.Signer.Tests.Audit;
+
+/// <summary>Rotation: the full log is archived, the chain goes on in a new file whose header names the archive, the caps survive it.</summary>
+public sealed class AuditRotationTests
+{
+    private const string Account = "recvWindow=5000&timestamp={now}";
+    private const string Order = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=1&recvWindow=5000&timestamp={now}";
+
+    private static readonly Dictionary<string, string?> SmallLogs = new() { ["UNCODED_Signer__Audit__RotateAtBytes"] = "65536" };
+
+    private static object CapGuard(decimal maxDaily) => new
+    {
+        Symbols = new Dictionary<string, object> { ["LTCBTC"] = new { MaxOrderNotional = 10m } },
+        MaxDailyNotional = maxDaily,
+        SignaturesPerMinute = 100_000,
+        SignaturesPerMinutePerPeer = 100_000,
+    };
+
+    [Fact]
+    public async Task FullLog_IsArchived_ChainGoesOnInANewFile_AndBothVerify()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard, env: SmallLogs);
+        var archives = await SignUntilRotatedAsync(signer, Account);
+        var archive = Assert.Single(archives);
+
+        var lines = signer.AuditLines();
+        using var header = JsonDocument.Parse(lines[0]);
+        var continues = header.RootElement.GetProperty("continues");
+        var archivedLines = await File.ReadAllLinesAsync(archive);
+        using var archivedLast = JsonDocument.Parse(archivedLines[^1]);
+        var lastSeq = archivedLast.RootElement.GetProperty("seq").GetUInt64();
+        Assert.Equal(Path.GetFileName(archive), continues.GetProperty("file").GetString());
+        Assert.Equal(lastSeq, continues.GetProperty("seq").GetUInt64());
+        Assert.Equal(AuditLog.Hash(System.Text.Encoding.UTF8.GetBytes(archivedLines[^1])), continues.GetProperty("hash").GetString());
+        Assert.EndsWith(lastSeq.ToString("D12", System.Globalization.CultureInfo.InvariantCulture), archive, StringComparison.Ordinal);
+        Assert.Contains("rotated: records up to seq", signer.Process.Log, StringComparison.Ordinal);
+
+        // The numbering goes on, across a kill -9 too.
+        var next = await signer.SignAsync("GET", "/api/v3/account", Account);
+        Assert.True(next.AuditSeq > lastSeq);
+        await signer.KillAndRestartAsync();
+        Assert.Equal(next.AuditSeq + 1, (await signer.SignAsync("GET", "/api/v3/account", Account)).AuditSeq);
+
+        var current = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.True(current.ExitCode == 0, current.ToString());
+        Assert.Contains($"continuing {Path.GetFileName(archive)} after seq {lastSeq}", current.Stdout, StringComparison.Ordinal);
+        var archived = await Run.SignerAsync("verify-audit", "--log", archive);
+        Assert.True(archived.ExitCode == 0, archived.ToString());
+        Assert.Equal(1, signer.AuditLines().Count(l => l.Contains("\"genesis\"", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task ArchiveEditedAfterRotation_TheNewFilesHeaderTellsVerifyAudit()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard, env: SmallLogs);
+        var archive = Assert.Single(await SignUntilRotatedAsync(signer, Account));
+        // The archive's last line has no successor in its own file: only the new header's hash of it tells.
+        var lines = await File.ReadAllLinesAsync(archive);
+        lines[^1] = lines[^1].Replace("\"decision\":\"allow\"", "\"decision\":\"deny\"", StringComparison.Ordinal);
+        await File.WriteAllLinesAsync(archive, lines);
+        Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", archive)).ExitCode);
+
+        var result = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.Equal(5, result.ExitCode);
+        Assert.Contains("that file's last line is not the one its header names", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RollingCap_CheckpointBeforeTheRotation_Kill9_ReplaysTheArchiveToo()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10), env: SmallLogs);
+        for (var i = 0; i < 3; i++)
+        {
+            await signer.SignAsync("POST", "/api/v3/order", Order);
+        }
+        Assert.Single(await SignUntilRotatedAsync(signer, Account));
+        await signer.SignAsync("POST", "/api/v3/order", Order);
+
+        // SIGKILL: the checkpoint is the one written at start-up, in what is now the archive.
+        await signer.KillAndRestartAsync();
+        Assert.Contains("4 counted orders replayed from the audit log after seq", signer.Process.Log, StringComparison.Ordinal);
+        for (var i = 0; i < 6; i++)
+        {
+            await signer.SignAsync("POST", "/api/v3/order", Order);
+        }
+        var refused = await signer.RefusedAsync("POST", "/api/v3/order", Order);
+        Assert.Equal("ROLLING_CAP", refused.Reason);
+        Assert.Equal("10 + 1", refused.Metadata["observed"]);
+
+        // A clean stop checkpoints in the new file; the next start reads no archive.
+        await signer.StopAndRestartAsync();
+        Assert.Contains("0 counted orders replayed", signer.Process.Log, StringComparison.Ordinal);
+        Assert.Equal("10 + 1", (await signer.RefusedAsync("POST", "/api/v3/order", Order)).Metadata["observed"]);
+    }
+
+    [Fact]
+    public async Task RotatedLogWithoutCheckpoint_RefusesToStart_SaysWhatToDo()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10), env: SmallLogs);
+        await SignUntilRotatedAsync(signer, Account);
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        File.Delete(signer.CheckpointPath);
+        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false, env: SmallLogs);
+        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("GUARD_STATE_MISSING", again.Log, StringComparison.Ordinal);
+        Assert.Contains("restore it", again.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckpointInAnArchiveThatIsGone_RefusesToStart()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10), env: SmallLogs);
+        var archive = Assert.Single(await SignUntilRotatedAsync(signer, Account));
+        signer.Process.Kill();
+        File.Move(archive, archive + ".elsewhere");
+        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false, env: SmallLogs);
+        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("AUDIT_LOG_CORRUPT", again.Log, StringComparison.Ordinal);
+        Assert.Contains("cannot be read", again.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TwoRotationsSinceTheCheckpoint_Kill9_ReplaysThroughBothArchives()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10), env: SmallLogs);
+        await signer.SignAsync("POST", "/api/v3/order", Order);
+        Assert.Equal(2, (await SignUntilRotatedAsync(signer, Account, times: 2)).Length);
+        await signer.SignAsync("POST", "/api/v3/order", Order);
+        await signer.KillAndRestartAsync();
+        Assert.Contains("2 counted orders replayed from the audit log after seq 0", signer.Process.Log, StringComparison.Ordinal);
+        for (var i = 0; i < 8; i++)
+        {
+            await signer.SignAsync("POST", "/api/v3/order", Order);
+        }
+        Assert.Equal("10 + 1", (await signer.RefusedAsync("POST", "/api/v3/order", Order)).Metadata["observed"]);
+    }
+
+    [Fact]
+    public async Task RotationInterruptedBeforeItsRename_SpareFilesRemoved_LogGoesOn()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard, env: SmallLogs);
+        for (var i = 0; i < 3; i++)
+        {
+            await signer.SignAsync("GET", "/api/v3/account", Account);
+        }
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        // What a crash between steps (2) and (3) leaves: the new header under the temp name, the live log linked as the archive.
+        var archive = signer.AuditPath + ".000000000003";
+        var lastHash = AuditLog.Hash(System.Text.Encoding.UTF8.GetBytes(signer.AuditLines()[^1]));
+        var header = JsonSerializer.Serialize(new
+        {
+            type = "uncoded-signer-audit",
+            version = 1,
+            genesis = new string('0', 64),
+            created = "2026-11-30T00:00:00.000000Z",
+            continues = new { file = Path.GetFileName(archive), seq = 3, hash = lastHash },
+        });
+        await File.WriteAllTextAsync(signer.AuditPath + ".rotating", header + "\n");
+        var ln = await Run.ProcessAsync("ln", [signer.AuditPath, archive]);
+        Assert.True(ln.ExitCode == 0, ln.ToString());
+
+        await signer.StartAgainAsync();
+        Assert.Contains("a rotation was interrupted before its rename", signer.Process.Log, StringComparison.Ordinal);
+        Assert.False(File.Exists(archive));
+        Assert.False(File.Exists(signer.AuditPath + ".rotating"));
+        Assert.Equal(4UL, (await signer.SignAsync("GET", "/api/v3/account", Account)).AuditSeq);
+        Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath)).ExitCode);
+    }
+
+    /// <summary>Signs until the log has been rotated <paramref name="times"/> times; returns the archives.</summary>
+    private static async Task<string[]> SignUntilRotatedAsync(GuardedSigner signer, string payload, int times = 1)
+    {
+        for (var i = 0; i < 2_000 * times; i++)
+        {
+            await signer.SignAsync("GET", "/api/v3/account", payload);
+            var archives = Directory.GetFiles(Path.GetDirectoryName(signer.AuditPath)!, Path.GetFileName(signer.AuditPath) + ".0*");
+            if (archives.Length >= times)
+            {
+                return archives;
+            }
+        }
+        throw new InvalidOperationException($"the log was not rotated {times} times after {2_000 * times} records");
+    }
+}
