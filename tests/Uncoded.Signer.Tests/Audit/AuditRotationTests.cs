@@ -105,10 +105,7 @@ public sealed class AuditRotationTests
         await SignUntilRotatedAsync(signer, Account);
         Assert.Equal(0, await signer.Process.TerminateAsync());
         File.Delete(signer.CheckpointPath);
-        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false, env: SmallLogs);
-        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains("GUARD_STATE_MISSING", again.Log, StringComparison.Ordinal);
-        Assert.Contains("restore it", again.Log, StringComparison.Ordinal);
+        await AssertStartRefusedAsync(signer, "GUARD_STATE_MISSING", "restore it");
     }
 
     [Fact]
@@ -118,10 +115,7 @@ public sealed class AuditRotationTests
         var archive = Assert.Single(await SignUntilRotatedAsync(signer, Account));
         signer.Process.Kill();
         File.Move(archive, archive + ".elsewhere");
-        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false, env: SmallLogs);
-        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains("AUDIT_LOG_CORRUPT", again.Log, StringComparison.Ordinal);
-        Assert.Contains("cannot be read", again.Log, StringComparison.Ordinal);
+        await AssertStartRefusedAsync(signer, "AUDIT_LOG_CORRUPT", "cannot be read");
     }
 
     [Fact]
@@ -170,6 +164,14 @@ public sealed class AuditRotationTests
         Assert.False(File.Exists(signer.AuditPath + ".rotating"));
         Assert.Equal(4UL, (await signer.SignAsync("GET", "/api/v3/account", Account)).AuditSeq);
         Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath)).ExitCode);
+    }
+
+    /// <summary>Starting the stopped signer again fails (exit 3) with a log that says each of <paramref name="expected"/>.</summary>
+    private static async Task AssertStartRefusedAsync(GuardedSigner signer, params string[] expected)
+    {
+        await using var again = await SignerProcess.StartWithConfigAsync(signer.Process.ConfigPath, signer.Process.SocketPath, waitUntilListening: false, env: SmallLogs);
+        Assert.Equal(3, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.All(expected, text => Assert.Contains(text, again.Log, StringComparison.Ordinal));
     }
 
     /// <summary>Signs until the log has been rotated <paramref name="times"/> times; returns the archives.</summary>
