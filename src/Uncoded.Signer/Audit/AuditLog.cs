@@ -195,6 +195,7 @@ internal sealed class AuditLog : IDisposable
         var archiveName = System.IO.Path.GetFileName(archive);
         var bytes = Header(_time.GetUtcNow(), (archiveName, end.Seq, end.Hash));
         FileStream? next = null;
+        var linked = false;
         try
         {
             File.Delete(temp);
@@ -202,14 +203,33 @@ internal sealed class AuditLog : IDisposable
             RandomAccess.Write(next.SafeFileHandle, bytes, 0);
             Durable.DataSync(next.SafeFileHandle);
             Durable.Link(Path, archive);
+            linked = true;
+            // The archive name is durable before the live name moves to the new file.
+            Durable.SyncDirectory(directory);
             File.Move(temp, Path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             next?.Dispose();
+            TryDelete(temp);
+            if (linked)
+            {
+                TryDelete(archive); // a second name of the live log, which stays the whole log
+            }
             _retryRotationAt = end.Offset + Math.Max(_rotateAt / 8, SignerSettings.MinRotateAtBytes);
             Log.AuditRotationFailed(_logger, Path, e.GetType().Name, e.Message, _retryRotationAt);
             return;
+        }
+        try
+        {
+            // Before anything (the rolling-cap checkpoint) can refer to the new file: a rename that
+            // might not survive a crash is an audit failure, and the signer stops signing.
+            Durable.SyncDirectory(directory);
+        }
+        catch
+        {
+            next.Dispose();
+            throw;
         }
         _stream.Dispose();
         _stream = next;
@@ -218,8 +238,19 @@ internal sealed class AuditLog : IDisposable
         _retryRotationAt = 0;
         Volatile.Write(ref _position, _header.Start);
         _committed?.Invoke([], _header.Start);
-        Durable.SyncDirectory(directory);
         Log.AuditRotated(_logger, Path, archive, end.Seq);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left over: start-up (temp) or the next rotation (temp) clears it; a spare archive link is only a duplicate name.
+        }
     }
 
     /// <summary>
@@ -237,7 +268,12 @@ internal sealed class AuditLog : IDisposable
         var first = File.ReadLines(temp).FirstOrDefault() ?? "";
         if (AuditVerifier.ParseLine(System.Text.Encoding.UTF8.GetBytes(first), out _) is { IsHeader: true, ContinuesFile: { } archive })
         {
-            File.Delete(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, archive));
+            // Only a second name of the live log: a file of that name from an earlier chain stays.
+            var archivePath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, archive);
+            if (File.Exists(archivePath) && Durable.SameFile(archivePath, path))
+            {
+                File.Delete(archivePath);
+            }
         }
         File.Delete(temp);
         Durable.SyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
@@ -300,6 +336,10 @@ internal sealed class AuditLog : IDisposable
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw Corrupt(path, $"the guard state was written at seq {from.Seq}, which is in the archived log '{previous}', and that cannot be read ({e.Message})");
+                }
+                if (previousHeader.StartSeq >= header.StartSeq)
+                {
+                    throw Corrupt(path, $"it continues '{previous}' after seq {header.StartSeq}, but that file starts at seq {previousHeader.StartSeq}");
                 }
                 var (lastSeq, lastHash) = ReadFile(previous, previousHeader, from, record);
                 if (lastSeq != header.StartSeq || lastHash != header.ContinuesHash)

@@ -96,7 +96,8 @@ internal static class AuditVerifier
                 return Bad(lineNumber, expectedSeq - 1,
                     $"prev does not match the SHA-256 of line {lineNumber - 1}: line {lineNumber - 1} or this line was edited, or records were moved");
             }
-            if (parsed.AllowedTime is not null && !giveBacks.Take(parsed))
+            // A give-back of an order in the archive this file continues cannot be matched here.
+            if (parsed.AllowedTime is not null && parsed.AllowedSeq > header!.Seq && !giveBacks.Take(parsed))
             {
                 return Bad(lineNumber, expectedSeq - 1,
                     $"an unsigned record for seq {parsed.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already");
@@ -139,7 +140,7 @@ internal static class AuditVerifier
                 // After a rotation: the archived file (a name in the same directory), its last seq and last line's hash.
                 var file = continues.GetProperty("file").GetString();
                 var hash = continues.GetProperty("hash").GetString();
-                if (string.IsNullOrEmpty(file) || file.Contains('/', StringComparison.Ordinal) || file is "." or ".." || hash is not { Length: 64 })
+                if (string.IsNullOrEmpty(file) || file.AsSpan().IndexOfAny('/', '\0') >= 0 || file is "." or ".." || hash is not { Length: 64 })
                 {
                     problem = "a header whose 'continues' is not {file, seq, hash}";
                     return null;

@@ -213,17 +213,30 @@ internal static class SignerCli
             Console.Error.WriteLine($"{log.FullName}: FAILED: the chain is intact but ends at seq {verdict.Records}, before seq {minSeq}: records were cut off the end");
             return AuditChainBroken;
         }
-        if (verdict.Ok && verdict.Header?.ContinuesFile is not null && LinkProblem(log, verdict.Header) is { } problem)
+        string? link = null;
+        if (verdict.Ok && verdict.Header is { ContinuesFile: { } previous } header)
         {
-            Console.Error.WriteLine($"{log.FullName}: FAILED: {problem}");
-            return AuditChainBroken;
+            var previousPath = Path.Combine(log.DirectoryName!, previous);
+            if (!File.Exists(previousPath))
+            {
+                link = $"continues {previous}, which is not next to it (moved away?): the link to it is not checked";
+            }
+            else if (LinkProblem(previousPath, header) is { } problem)
+            {
+                Console.Error.WriteLine($"{log.FullName}: FAILED: {problem}");
+                return AuditChainBroken;
+            }
+            else
+            {
+                link = $"continues {previous}, whose last record (seq {header.Seq}) has the hash its header names; run verify-audit on it too";
+            }
         }
         if (verdict.Ok)
         {
             Console.Out.WriteLine($"{log.FullName}: {verdict.Message}");
-            if (verdict.Header?.ContinuesFile is { } previous)
+            if (link is not null)
             {
-                Console.Out.WriteLine($"{log.FullName}: continues {previous}, whose last record (seq {verdict.Header.Seq}) has the hash its header names; run verify-audit on it too");
+                Console.Out.WriteLine($"{log.FullName}: {link}");
             }
             return 0;
         }
@@ -235,9 +248,8 @@ internal static class SignerCli
     /// After a rotation: the archived file the header names must end with the seq and line hash
     /// the header records (an archive edited or replaced after the rotation breaks this link).
     /// </summary>
-    private static string? LinkProblem(FileInfo log, Audit.AuditLine header)
+    private static string? LinkProblem(string previous, Audit.AuditLine header)
     {
-        var previous = Path.Combine(log.DirectoryName!, header.ContinuesFile!);
         string lastLine;
         try
         {
@@ -245,7 +257,7 @@ internal static class SignerCli
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"it continues '{previous}' after seq {header.Seq}, which cannot be read ({e.Message}); verify a copy of the archive next to it";
+            return $"it continues '{previous}' after seq {header.Seq}, which cannot be read ({e.Message})";
         }
         var last = Audit.AuditVerifier.ParseLine(System.Text.Encoding.UTF8.GetBytes(lastLine), out _);
         return last is not null && last.Seq == header.Seq && Audit.AuditLog.Hash(System.Text.Encoding.UTF8.GetBytes(lastLine)) == header.Prev

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Uncoded.Signer.Audit;
 using Uncoded.Signer.Tests.Support;
 using Uncoded.Testing;
@@ -38,7 +39,7 @@ public sealed class AuditRotationTests
         Assert.Equal(lastSeq, continues.GetProperty("seq").GetUInt64());
         Assert.Equal(AuditLog.Hash(System.Text.Encoding.UTF8.GetBytes(archivedLines[^1])), continues.GetProperty("hash").GetString());
         Assert.EndsWith(lastSeq.ToString("D12", System.Globalization.CultureInfo.InvariantCulture), archive, StringComparison.Ordinal);
-        Assert.Contains("rotated: records up to seq", signer.Process.Log, StringComparison.Ordinal);
+        await signer.WaitForLogAsync("rotated: records up to seq");
 
         // The numbering goes on, across a kill -9 too.
         var next = await signer.SignAsync("GET", "/api/v3/account", Account);
@@ -52,6 +53,26 @@ public sealed class AuditRotationTests
         var archived = await Run.SignerAsync("verify-audit", "--log", archive);
         Assert.True(archived.ExitCode == 0, archived.ToString());
         Assert.Equal(1, signer.AuditLines().Count(l => l.Contains("\"genesis\"", StringComparison.Ordinal)));
+
+        // Archives may be moved away (retention): the link is then reported, not checked.
+        File.Move(archive, archive + ".elsewhere");
+        var alone = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.True(alone.ExitCode == 0, alone.ToString());
+        Assert.Contains("which is not next to it (moved away?): the link to it is not checked", alone.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ArchiveHeaderNamingItself_RefusesToStart_NoEndlessRecursion()
+    {
+        await using var signer = await GuardedSigner.StartAsync(CapGuard(10), env: SmallLogs);
+        var archive = Assert.Single(await SignUntilRotatedAsync(signer, Account));
+        signer.Process.Kill();
+        var lines = await File.ReadAllLinesAsync(archive);
+        var header = JsonNode.Parse(lines[0])!.AsObject();
+        header["continues"] = new JsonObject { ["file"] = Path.GetFileName(archive), ["seq"] = 5, ["hash"] = new string('a', 64) };
+        lines[0] = header.ToJsonString();
+        await File.WriteAllLinesAsync(archive, lines);
+        await AssertStartRefusedAsync(signer, "AUDIT_LOG_CORRUPT", "that file starts at seq 5");
     }
 
     [Fact]
@@ -164,6 +185,30 @@ public sealed class AuditRotationTests
         Assert.False(File.Exists(signer.AuditPath + ".rotating"));
         Assert.Equal(4UL, (await signer.SignAsync("GET", "/api/v3/account", Account)).AuditSeq);
         Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath)).ExitCode);
+    }
+
+    [Fact]
+    public async Task RotationInterruptedBeforeItsLink_AFileOfTheArchiveNameFromAnEarlierChainStays()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard, env: SmallLogs);
+        await signer.SignAsync("GET", "/api/v3/account", Account);
+        Assert.Equal(0, await signer.Process.TerminateAsync());
+        var unrelated = signer.AuditPath + ".000000000001";
+        await File.WriteAllTextAsync(unrelated, "an earlier chain's archive\n");
+        var header = JsonSerializer.Serialize(new
+        {
+            type = "uncoded-signer-audit",
+            version = 1,
+            genesis = new string('0', 64),
+            created = "2026-11-30T00:00:00.000000Z",
+            continues = new { file = Path.GetFileName(unrelated), seq = 1, hash = new string('b', 64) },
+        });
+        await File.WriteAllTextAsync(signer.AuditPath + ".rotating", header + "\n");
+
+        await signer.StartAgainAsync();
+        Assert.False(File.Exists(signer.AuditPath + ".rotating"));
+        Assert.Equal("an earlier chain's archive\n", await File.ReadAllTextAsync(unrelated));
+        Assert.Equal(2UL, (await signer.SignAsync("GET", "/api/v3/account", Account)).AuditSeq);
     }
 
     /// <summary>Starting the stopped signer again fails (exit 3) with a log that says each of <paramref name="expected"/>.</summary>

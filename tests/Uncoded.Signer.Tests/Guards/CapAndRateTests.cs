@@ -90,7 +90,7 @@ public sealed class CapAndRateTests
         await Chattr("+i", signer.StatePath);
         try
         {
-            await WaitForLogAsync(signer, "the audit log still holds every counted order");
+            await signer.WaitForLogAsync("the audit log still holds every counted order");
             // The audit log still holds every counted order: signing goes on.
             await signer.SignAsync("POST", Order, OneUnit);
         }
@@ -98,7 +98,7 @@ public sealed class CapAndRateTests
         {
             await Chattr("-i", signer.StatePath);
         }
-        await WaitForLogAsync(signer, "written again");
+        await signer.WaitForLogAsync("written again");
         Assert.Contains("\"auditSeq\":4,", await File.ReadAllTextAsync(signer.CheckpointPath), StringComparison.Ordinal);
 
         await signer.SignAsync("POST", Order, OneUnit);
@@ -112,17 +112,6 @@ public sealed class CapAndRateTests
             int.Parse(replay.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
         var refused = await signer.RefusedAsync("POST", Order, OneUnit);
         Assert.Equal("6 + 1", refused.Metadata["observed"]);
-    }
-
-    /// <summary>Waits (bounded: two checkpoint intervals and then some) for the signer to log <paramref name="text"/>.</summary>
-    private static async Task WaitForLogAsync(GuardedSigner signer, string text)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!signer.Process.Log.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the signer did not log '{text}':\n{signer.Process.Log}");
-            await Task.Delay(200);
-        }
     }
 
     private static async Task Chattr(string flag, string path)

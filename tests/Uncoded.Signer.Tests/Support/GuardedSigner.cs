@@ -95,6 +95,17 @@ internal sealed class GuardedSigner : IAsyncDisposable
     public async Task<SignerRefusedException> RefusedAsync(string method, string path, string payload) =>
         await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(method, path, payload));
 
+    /// <summary>Waits (bounded: 30 s, over two checkpoint intervals) for the signer to log <paramref name="text"/> (its log is written asynchronously).</summary>
+    public async Task WaitForLogAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!Process.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the signer did not log '{text}':\n{Process.Log}");
+            await Task.Delay(100);
+        }
+    }
+
     public string[] AuditLines() => File.ReadAllLines(AuditPath);
 
     public JsonElement LastAuditRecord() => JsonDocument.Parse(AuditLines()[^1]).RootElement;

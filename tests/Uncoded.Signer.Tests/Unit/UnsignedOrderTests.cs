@@ -119,6 +119,27 @@ public sealed class UnsignedOrderTests : IDisposable
         Assert.Equal("AUDIT_LOG_CORRUPT", e.Reason);
     }
 
+    [Fact]
+    public async Task VerifyAudit_GiveBackOfAnOrderInTheArchive_FirstLineOfTheNewFile_Passes()
+    {
+        var path = _dir.File("audit.log");
+        using (var audit = AuditLog.Open(path, TimeProvider.System, NullLogger.Instance, rotateAtBytes: 65_536))
+        {
+            AuditEntry last;
+            ulong seq;
+            do
+            {
+                last = Order(1m);
+                seq = await audit.AppendAsync(last);
+            }
+            while (audit.Continues is null);
+            await audit.AppendAsync(AuditEntry.ForUnsigned(last, seq, DateTimeOffset.UtcNow, "TOKEN_NOT_PRESENT"));
+        }
+        var verdict = Verify(path);
+        Assert.True(verdict.Ok, verdict.Message);
+        Assert.Contains("continuing audit.log.", verdict.Message, StringComparison.Ordinal);
+    }
+
     private static AuditEntry Order(decimal notional) =>
         new(DateTimeOffset.UtcNow, null, "k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes("symbol=LTCBTC"), true, null, null, notional);
 
