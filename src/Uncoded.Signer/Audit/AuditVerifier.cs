@@ -20,6 +20,13 @@ internal sealed record AuditLine(bool IsHeader, ulong Seq, string Prev, DateTime
 internal sealed record AuditVerdict(bool Ok, long Records, long BadLine, string Message, AuditLine? Header = null);
 
 /// <summary>
+/// The verdict of <see cref="AuditVerifier.VerifyHistory"/> over <see cref="Files"/> (oldest
+/// first): <see cref="File"/> is where it broke (or the last file); <see cref="Missing"/> the
+/// archive the oldest file continues when it is not there (history before it not checked).
+/// </summary>
+internal sealed record AuditHistory(AuditVerdict Verdict, string File, string[] Files, string? Missing);
+
+/// <summary>
 /// Checks a whole audit log: a header first, then records whose seq counts up by one and whose
 /// prev is the SHA-256 of the line before. Reports the first line where that breaks, which
 /// catches an edited, removed, inserted or reordered record and a tail truncated mid-line.
@@ -30,82 +37,173 @@ internal static class AuditVerifier
 {
     private static readonly string[] RecordFields = ["seq", "time", "peer", "key", "method", "path", "payload", "decision", "reason", "prev"];
 
-    public static AuditVerdict Verify(Stream log)
+    /// <summary>Checks one file on its own (a give-back of an order in an archive it continues is not matched).</summary>
+    public static AuditVerdict Verify(Stream log) => new Chain().Feed(log);
+
+    /// <summary>
+    /// Checks <paramref name="path"/> and, unless <paramref name="withArchives"/> is false, the
+    /// archives it continues (named by each header, next to it), oldest first, as one chain: each
+    /// file's header must name the seq and the hash of the last line of the file before it.
+    /// Archives that are not there end the walk back; <see cref="AuditHistory.Missing"/> then
+    /// names the first one absent. All files are opened before any is read, so a rotation while
+    /// this runs cannot mix two states of the chain.
+    /// </summary>
+    public static AuditHistory VerifyHistory(string path, bool withArchives)
     {
-        var lineNumber = 0L;
-        string? prevHex = null;
-        ulong expectedSeq = 0;
-        AuditVerdict? bad = null;
-        AuditLine? header = null;
-        var giveBacks = new GiveBacks();
-        var trailing = LineSplitter.Split(log, bytes =>
+        var files = new List<(string Path, FileStream Stream)>();
+        try
         {
-            lineNumber++;
-            bad = Check(bytes, lineNumber, ref prevHex, ref expectedSeq, ref header, giveBacks);
-            return bad is null;
-        });
-        if (bad is not null)
-        {
-            return bad;
+            string? missing = null;
+            var current = System.IO.Path.GetFullPath(path);
+            ulong? startedAt = null;
+            while (true)
+            {
+                var stream = new FileStream(current, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.SequentialScan);
+                files.Insert(0, (current, stream));
+                var header = FirstLine(stream);
+                stream.Position = 0;
+                // Seqs must go down at each step back: a header naming itself or a later file cannot loop.
+                if (!withArchives || header is not { IsHeader: true, ContinuesFile: { } previous } || header.Seq >= (startedAt ?? ulong.MaxValue))
+                {
+                    break;
+                }
+                startedAt = header.Seq;
+                var previousPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, previous);
+                if (!File.Exists(previousPath))
+                {
+                    missing = previousPath;
+                    break;
+                }
+                current = previousPath;
+            }
+            var chain = new Chain();
+            AuditVerdict? last = null;
+            foreach (var (file, stream) in files)
+            {
+                var verdict = last = chain.Feed(stream);
+                if (!verdict.Ok)
+                {
+                    return new AuditHistory(verdict, file, files.Select(f => f.Path).ToArray(), missing);
+                }
+            }
+            return new AuditHistory(files.Count == 1 ? last! : chain.Summary(files.Count), files[^1].Path, files.Select(f => f.Path).ToArray(), missing);
         }
-        if (trailing > 0)
+        finally
         {
-            return new AuditVerdict(false, (long)expectedSeq, lineNumber + 1,
-                $"line {lineNumber + 1}: truncated (the file ends mid-line, after seq {expectedSeq})");
+            foreach (var (_, stream) in files)
+            {
+                stream.Dispose();
+            }
         }
-        if (lineNumber == 0)
-        {
-            return new AuditVerdict(false, 0, 1, "line 1: the log is empty (no header)");
-        }
-        var start = header!.Seq;
-        var continues = header.ContinuesFile is null ? "" : $" (seq {start + 1}-{expectedSeq}, continuing {header.ContinuesFile} after seq {start})";
-        return new AuditVerdict(true, (long)expectedSeq, 0, $"ok: header + {expectedSeq - start} records{continues}, chain intact; last hash {prevHex}", header);
     }
 
-    private static AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref string? prevHex, ref ulong expectedSeq, ref AuditLine? header,
-        GiveBacks giveBacks)
+    private static AuditLine? FirstLine(Stream stream)
     {
-        var parsed = ParseLine(bytes, out var problem);
-        if (parsed is null)
+        AuditLine? first = null;
+        LineSplitter.Split(stream, bytes =>
         {
-            return Bad(lineNumber, expectedSeq, $"not a valid audit line ({problem}): edited or damaged");
-        }
-        if (lineNumber == 1)
+            first = ParseLine(bytes, out _);
+            return false;
+        });
+        return first;
+    }
+
+    /// <summary>The state carried along one chain, through one file or several in a row.</summary>
+    private sealed class Chain
+    {
+        private readonly GiveBacks _giveBacks = new();
+        private string? _prevHex;
+        private ulong _expectedSeq;
+        private ulong? _firstStart;
+
+        /// <summary>Reads one whole file; the first continues the chain where the file before it ended.</summary>
+        public AuditVerdict Feed(Stream log)
         {
-            if (!parsed.IsHeader)
+            var lineNumber = 0L;
+            AuditVerdict? bad = null;
+            AuditLine? header = null;
+            var trailing = LineSplitter.Split(log, bytes =>
             {
-                return Bad(lineNumber, expectedSeq, "the first line is not the header: the start of the log was removed");
+                lineNumber++;
+                bad = Check(bytes, lineNumber, ref header);
+                return bad is null;
+            });
+            if (bad is not null)
+            {
+                return bad;
             }
-            header = parsed;
-            expectedSeq = parsed.Seq;
+            if (trailing > 0)
+            {
+                return new AuditVerdict(false, (long)_expectedSeq, lineNumber + 1,
+                    $"line {lineNumber + 1}: truncated (the file ends mid-line, after seq {_expectedSeq})");
+            }
+            if (lineNumber == 0)
+            {
+                return new AuditVerdict(false, (long)_expectedSeq, 1, "line 1: the log is empty (no header)");
+            }
+            var start = header!.Seq;
+            var continues = header.ContinuesFile is null ? "" : $" (seq {start + 1}-{_expectedSeq}, continuing {header.ContinuesFile} after seq {start})";
+            return new AuditVerdict(true, (long)_expectedSeq, 0, $"ok: header + {_expectedSeq - start} records{continues}, chain intact; last hash {_prevHex}", header);
         }
-        else if (parsed.IsHeader)
+
+        /// <summary>The verdict over every file fed so far.</summary>
+        public AuditVerdict Summary(int files) => new(true, (long)_expectedSeq, 0,
+            $"ok: {files} files, seq {_firstStart!.Value + 1}-{_expectedSeq}, chain intact across them; last hash {_prevHex}");
+
+        private AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref AuditLine? header)
         {
-            return Bad(lineNumber, expectedSeq, "a second header: logs were spliced");
+            var parsed = ParseLine(bytes, out var problem);
+            if (parsed is null)
+            {
+                return Bad(lineNumber, _expectedSeq, $"not a valid audit line ({problem}): edited or damaged");
+            }
+            if (lineNumber == 1)
+            {
+                if (!parsed.IsHeader)
+                {
+                    return Bad(lineNumber, _expectedSeq, "the first line is not the header: the start of the log was removed");
+                }
+                if (_firstStart is null)
+                {
+                    _firstStart = parsed.Seq;
+                }
+                else if (parsed.Seq != _expectedSeq || parsed.Prev != _prevHex)
+                {
+                    // The archive's last line has no successor in its own file: this header is what pins it.
+                    return Bad(lineNumber, _expectedSeq,
+                        $"the header continues {parsed.ContinuesFile} after seq {parsed.Seq}, but that file ends at seq {_expectedSeq} and its last line is not the one this header names (edited, cut or replaced)");
+                }
+                header = parsed;
+                _expectedSeq = parsed.Seq;
+            }
+            else if (parsed.IsHeader)
+            {
+                return Bad(lineNumber, _expectedSeq, "a second header: logs were spliced");
+            }
+            else
+            {
+                _expectedSeq++;
+                if (parsed.Seq != _expectedSeq)
+                {
+                    return Bad(lineNumber, _expectedSeq - 1,
+                        $"seq {parsed.Seq} where {_expectedSeq} was expected: a record was removed, inserted or reordered");
+                }
+                if (parsed.Prev != _prevHex)
+                {
+                    return Bad(lineNumber, _expectedSeq - 1,
+                        $"prev does not match the SHA-256 of line {lineNumber - 1}: line {lineNumber - 1} or this line was edited, or records were moved");
+                }
+                // A give-back of an order before the first file read cannot be matched here.
+                if (parsed.AllowedTime is not null && parsed.AllowedSeq > _firstStart!.Value && !_giveBacks.Take(parsed))
+                {
+                    return Bad(lineNumber, _expectedSeq - 1,
+                        $"an unsigned record for seq {parsed.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already");
+                }
+                _giveBacks.Remember(parsed);
+            }
+            _prevHex = AuditLog.Hash(bytes);
+            return null;
         }
-        else
-        {
-            expectedSeq++;
-            if (parsed.Seq != expectedSeq)
-            {
-                return Bad(lineNumber, expectedSeq - 1,
-                    $"seq {parsed.Seq} where {expectedSeq} was expected: a record was removed, inserted or reordered");
-            }
-            if (parsed.Prev != prevHex)
-            {
-                return Bad(lineNumber, expectedSeq - 1,
-                    $"prev does not match the SHA-256 of line {lineNumber - 1}: line {lineNumber - 1} or this line was edited, or records were moved");
-            }
-            // A give-back of an order in the archive this file continues cannot be matched here.
-            if (parsed.AllowedTime is not null && parsed.AllowedSeq > header!.Seq && !giveBacks.Take(parsed))
-            {
-                return Bad(lineNumber, expectedSeq - 1,
-                    $"an unsigned record for seq {parsed.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already");
-            }
-            giveBacks.Remember(parsed);
-        }
-        prevHex = AuditLog.Hash(bytes);
-        return null;
     }
 
     private static AuditVerdict Bad(long lineNumber, ulong recordsBefore, string message) =>

@@ -191,78 +191,53 @@ internal static class SignerCli
         {
             Description = "also fail if the log ends before this seq (e.g. the highest audit_seq a client journaled): detects records cut off the end",
         };
-        var command = new Command("verify-audit", $"Check the audit log's whole hash chain; exit 0 if intact, {AuditChainBroken} at the first bad record.") { log, minSeq };
-        command.SetAction((parse, _) => Guarded(() => Task.FromResult(VerifyAudit(parse.GetValue(log)!, parse.GetValue(minSeq)))));
+        var noArchives = new Option<bool>("--no-archives")
+        {
+            Description = "check this file only, not the archives it continues (the link to the newest archive is then not checked)",
+        };
+        var command = new Command("verify-audit",
+            $"Check the audit log's whole hash chain, through the archives it continues; exit 0 if intact, {AuditChainBroken} at the first bad record.")
+        { log, minSeq, noArchives };
+        command.SetAction((parse, _) => Guarded(() => Task.FromResult(VerifyAudit(parse.GetValue(log)!, parse.GetValue(minSeq), !parse.GetValue(noArchives)))));
         return command;
     }
 
-    private static int VerifyAudit(FileInfo log, ulong minSeq)
+    private static int VerifyAudit(FileInfo log, ulong minSeq, bool withArchives)
     {
-        Audit.AuditVerdict verdict;
+        Audit.AuditHistory history;
         try
         {
-            using var stream = new FileStream(log.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 64 * 1024);
-            verdict = Audit.AuditVerifier.Verify(stream);
+            history = Audit.AuditVerifier.VerifyHistory(log.FullName, withArchives);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "AUDIT_UNREADABLE", $"cannot read '{log.FullName}': {e.Message}");
+            throw new SignerException(ErrorKind.InvalidRequest, "AUDIT_UNREADABLE", $"cannot read the audit log or an archive next to '{log.FullName}': {e.Message}");
         }
-        if (verdict.Ok && (ulong)verdict.Records < minSeq)
+        var verdict = history.Verdict;
+        if (!verdict.Ok)
+        {
+            Console.Error.WriteLine($"{history.File}: FAILED at {verdict.Message}");
+            return AuditChainBroken;
+        }
+        if ((ulong)verdict.Records < minSeq)
         {
             Console.Error.WriteLine($"{log.FullName}: FAILED: the chain is intact but ends at seq {verdict.Records}, before seq {minSeq}: records were cut off the end");
             return AuditChainBroken;
         }
-        string? link = null;
-        if (verdict.Ok && verdict.Header is { ContinuesFile: { } previous } header)
+        Console.Out.WriteLine($"{log.FullName}: {verdict.Message}");
+        if (history.Files.Length > 1)
         {
-            var previousPath = Path.Combine(log.DirectoryName!, previous);
-            if (!File.Exists(previousPath))
-            {
-                link = $"continues {previous}, which is not next to it (moved away?): the link to it is not checked";
-            }
-            else if (LinkProblem(previousPath, header) is { } problem)
-            {
-                Console.Error.WriteLine($"{log.FullName}: FAILED: {problem}");
-                return AuditChainBroken;
-            }
-            else
-            {
-                link = $"continues {previous}, whose last record (seq {header.Seq}) has the hash its header names; run verify-audit on it too";
-            }
+            Console.Out.WriteLine($"{log.FullName}: files checked, oldest first: {string.Join(", ", history.Files.Select(Path.GetFileName))}");
         }
-        if (verdict.Ok)
+        if (history.Missing is not null)
         {
-            Console.Out.WriteLine($"{log.FullName}: {verdict.Message}");
-            if (link is not null)
-            {
-                Console.Out.WriteLine($"{log.FullName}: {link}");
-            }
-            return 0;
+            Console.Out.WriteLine($"{log.FullName}: {Path.GetFileName(history.Files[0])} continues {Path.GetFileName(history.Missing)}, which is not next to it (moved away?): the history before it is not checked");
         }
-        Console.Error.WriteLine($"{log.FullName}: FAILED at {verdict.Message}");
-        return AuditChainBroken;
-    }
-
-    /// <summary>
-    /// After a rotation: the archived file the header names must end with the seq and line hash
-    /// the header records (an archive edited or replaced after the rotation breaks this link).
-    /// </summary>
-    private static string? LinkProblem(string previous, Audit.AuditLine header)
-    {
-        string lastLine;
-        try
+        else if (!withArchives && history.Files.Length == 1 && history.Verdict.Header?.ContinuesFile is { } previous)
         {
-            lastLine = File.ReadLines(previous).LastOrDefault() ?? "";
+            Console.Out.WriteLine($"{log.FullName}: continues {previous} (not checked: --no-archives)");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return $"it continues '{previous}' after seq {header.Seq}, which cannot be read ({e.Message})";
-        }
-        var last = Audit.AuditVerifier.ParseLine(System.Text.Encoding.UTF8.GetBytes(lastLine), out _);
-        return last is not null && last.Seq == header.Seq && Audit.AuditLog.Hash(System.Text.Encoding.UTF8.GetBytes(lastLine)) == header.Prev
-            ? null
-            : $"it continues '{previous}' after seq {header.Seq}, but that file's last line is not the one its header names (edited, cut or replaced)";
+        return 0;
     }
 
     /// <summary>Seals <paramref name="material"/> to a new file; returns the text to show (public key PEM or a note).</summary>

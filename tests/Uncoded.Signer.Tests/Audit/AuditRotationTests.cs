@@ -47,18 +47,42 @@ public sealed class AuditRotationTests
         await signer.KillAndRestartAsync();
         Assert.Equal(next.AuditSeq + 1, (await signer.SignAsync("GET", "/api/v3/account", Account)).AuditSeq);
 
-        var current = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        // One chain through both files, from seq 1.
+        var whole = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.True(whole.ExitCode == 0, whole.ToString());
+        Assert.Contains($"ok: 2 files, seq 1-{next.AuditSeq + 1}, chain intact across them", whole.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"oldest first: {Path.GetFileName(archive)}, {Path.GetFileName(signer.AuditPath)}", whole.Stdout, StringComparison.Ordinal);
+        var current = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath, "--no-archives");
         Assert.True(current.ExitCode == 0, current.ToString());
         Assert.Contains($"continuing {Path.GetFileName(archive)} after seq {lastSeq}", current.Stdout, StringComparison.Ordinal);
+        Assert.Contains("(not checked: --no-archives)", current.Stdout, StringComparison.Ordinal);
         var archived = await Run.SignerAsync("verify-audit", "--log", archive);
         Assert.True(archived.ExitCode == 0, archived.ToString());
         Assert.Equal(1, signer.AuditLines().Count(l => l.Contains("\"genesis\"", StringComparison.Ordinal)));
 
-        // Archives may be moved away (retention): the link is then reported, not checked.
+        // Archives may be moved away (retention): what is left is checked, the gap is said.
         File.Move(archive, archive + ".elsewhere");
         var alone = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
         Assert.True(alone.ExitCode == 0, alone.ToString());
-        Assert.Contains("which is not next to it (moved away?): the link to it is not checked", alone.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"continues {Path.GetFileName(archive)}, which is not next to it (moved away?): the history before it is not checked", alone.Stdout,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RecordEditedInsideAnArchive_VerifyAuditOnTheLiveLog_NamesTheArchiveAndLine()
+    {
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard, env: SmallLogs);
+        var archive = Assert.Single(await SignUntilRotatedAsync(signer, Account));
+        await signer.SignAsync("GET", "/api/v3/account", Account);
+        var lines = await File.ReadAllLinesAsync(archive);
+        lines[10] = lines[10].Replace("\"decision\":\"allow\"", "\"decision\":\"deny\"", StringComparison.Ordinal);
+        await File.WriteAllLinesAsync(archive, lines);
+
+        var result = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.Equal(5, result.ExitCode);
+        Assert.Contains($"{archive}: FAILED at line 12: prev does not match the SHA-256 of line 11", result.Stderr, StringComparison.Ordinal);
+        // Checking the live file alone cannot see it: that is what --no-archives gives up.
+        Assert.Equal(0, (await Run.SignerAsync("verify-audit", "--log", signer.AuditPath, "--no-archives")).ExitCode);
     }
 
     [Fact]
@@ -73,6 +97,10 @@ public sealed class AuditRotationTests
         lines[0] = header.ToJsonString();
         await File.WriteAllLinesAsync(archive, lines);
         await AssertStartRefusedAsync(signer, "AUDIT_LOG_CORRUPT", "that file starts at seq 5");
+        var verify = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.Equal(5, verify.ExitCode);
+        // It ends (the walk back stops where seqs stop going down) and fails on the edited header's file.
+        Assert.StartsWith($"{archive}: FAILED at line 2: seq 1 where 6 was expected", verify.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -88,7 +116,8 @@ public sealed class AuditRotationTests
 
         var result = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
         Assert.Equal(5, result.ExitCode);
-        Assert.Contains("that file's last line is not the one its header names", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"{signer.AuditPath}: FAILED at line 1: the header continues {Path.GetFileName(archive)} after seq", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("its last line is not the one this header names", result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -153,6 +182,9 @@ public sealed class AuditRotationTests
             await signer.SignAsync("POST", "/api/v3/order", Order);
         }
         Assert.Equal("10 + 1", (await signer.RefusedAsync("POST", "/api/v3/order", Order)).Metadata["observed"]);
+        var verify = await Run.SignerAsync("verify-audit", "--log", signer.AuditPath);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.Contains("ok: 3 files, seq 1-", verify.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -119,8 +119,10 @@ public sealed class UnsignedOrderTests : IDisposable
         Assert.Equal("AUDIT_LOG_CORRUPT", e.Reason);
     }
 
-    [Fact]
-    public async Task VerifyAudit_GiveBackOfAnOrderInTheArchive_FirstLineOfTheNewFile_Passes()
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, false)]
+    public async Task VerifyAudit_GiveBackOfAnOrderInTheArchive_FirstLineOfTheNewFile_MatchedAcrossFiles(int givenBack, bool matches)
     {
         var path = _dir.File("audit.log");
         using (var audit = AuditLog.Open(path, TimeProvider.System, NullLogger.Instance, rotateAtBytes: 65_536))
@@ -133,11 +135,21 @@ public sealed class UnsignedOrderTests : IDisposable
                 seq = await audit.AppendAsync(last);
             }
             while (audit.Continues is null);
-            await audit.AppendAsync(AuditEntry.ForUnsigned(last, seq, DateTimeOffset.UtcNow, "TOKEN_NOT_PRESENT"));
+            await audit.AppendAsync(AuditEntry.ForUnsigned(last, seq, DateTimeOffset.UtcNow, "TOKEN_NOT_PRESENT") with { Notional = givenBack });
         }
+        // The new file alone cannot see the order it gives back: not matched, not refused.
         var verdict = Verify(path);
         Assert.True(verdict.Ok, verdict.Message);
         Assert.Contains("continuing audit.log.", verdict.Message, StringComparison.Ordinal);
+        // With the archive, the give-back must match the order (same notional) like any other.
+        var history = AuditVerifier.VerifyHistory(path, withArchives: true);
+        Assert.Equal(2, history.Files.Length);
+        Assert.True(history.Verdict.Ok == matches, history.Verdict.Message);
+        if (!matches)
+        {
+            Assert.Equal(path, history.File);
+            Assert.Contains("not an allowed order of that key, time and notional", history.Verdict.Message, StringComparison.Ordinal);
+        }
     }
 
     private static AuditEntry Order(decimal notional) =>
