@@ -131,6 +131,14 @@ internal static class StaticGuards
             return refused;
         }
         var buy = payload["side"] == "BUY";
+        if (buy && Array.Find(Endpoints.PegParameters, payload.Has) is { } peg)
+        {
+            // Binance prices a pegged order from the book when it arrives (MARKET_PEG: the best
+            // ask; PRIMARY_PEG: the best bid), whatever 'price' says; whoever quotes the book sets
+            // it. Even when pegged orders are allowed, a pegged buy's notional cannot be capped.
+            return GuardDecision.Deny(ErrorKind.Denied, "PEGGED_BUY_NOT_ALLOWED", "order-types", $"{type} BUY with {peg}", "pegged sells only",
+                "a pegged buy takes its price from the order book, which an attacker can quote: its notional cannot be capped");
+        }
         Endpoints.TryDecimal(payload["quantity"], out var quantity);
         Endpoints.TryDecimal(payload["price"], out var price);
         var hasQuantity = payload.Has("quantity");
