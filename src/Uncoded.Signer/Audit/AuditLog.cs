@@ -353,7 +353,7 @@ internal sealed class AuditLog : IDisposable
         var prev = position.Hash;
         using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
         reader.Seek(position.Offset, SeekOrigin.Begin);
-        LineSplitter.Split(reader, bytes =>
+        var split = LineSplitter.Split(reader, bytes =>
         {
             var parsed = AuditVerifier.ParseLine(bytes, out var problem);
             if (parsed is null || parsed.IsHeader || parsed.Seq != seq + 1 || parsed.Prev != prev)
@@ -364,7 +364,11 @@ internal sealed class AuditLog : IDisposable
             prev = Hash(bytes);
             record(parsed);
             return true;
-        });
+        }, AuditVerifier.MaxLineBytes);
+        if (split == LineSplitter.TooLong)
+        {
+            throw Corrupt(path, $"the line after seq {seq} is longer than {AuditVerifier.MaxLineBytes} bytes: not an audit record");
+        }
         return (seq, prev);
     }
 

@@ -35,7 +35,13 @@ internal sealed record AuditHistory(AuditVerdict Verdict, string File, string[] 
 /// </summary>
 internal static class AuditVerifier
 {
+    /// <summary>The highest seq a log may hold (counts are reported as <see cref="long"/>).</summary>
+    private const ulong MaxSeq = long.MaxValue - 1;
+
     private static readonly string[] RecordFields = ["seq", "time", "peer", "key", "method", "path", "payload", "decision", "reason", "prev"];
+
+    /// <summary>The longest line a reader accepts (a record is a few KiB: the payload is at most 4 KiB).</summary>
+    public const int MaxLineBytes = 1 << 20;
 
     /// <summary>Checks one file on its own (a give-back of an order in an archive it continues is not matched).</summary>
     public static AuditVerdict Verify(Stream log) => new Chain().Feed(log);
@@ -43,58 +49,65 @@ internal static class AuditVerifier
     /// <summary>
     /// Checks <paramref name="path"/> and, unless <paramref name="withArchives"/> is false, the
     /// archives it continues (named by each header, next to it), oldest first, as one chain: each
-    /// file's header must name the seq and the hash of the last line of the file before it.
-    /// Archives that are not there end the walk back; <see cref="AuditHistory.Missing"/> then
-    /// names the first one absent. All files are opened before any is read, so a rotation while
-    /// this runs cannot mix two states of the chain.
+    /// file's header must name the seq and the hash of the last line of the file before it, and
+    /// seqs must go down at each step back (so the walk ends). Archives that are not there end the
+    /// walk; <see cref="AuditHistory.Missing"/> then names the first one absent. The live file is
+    /// opened first and kept open: a rotation meanwhile only adds an archive the walk may follow,
+    /// and archives are pinned by the hashes in the headers after them. Only regular files are
+    /// read (a FIFO or device named like an archive is an IOException, not a hang).
     /// </summary>
     public static AuditHistory VerifyHistory(string path, bool withArchives)
     {
-        var files = new List<(string Path, FileStream Stream)>();
-        try
+        var live = System.IO.Path.GetFullPath(path);
+        using var liveStream = OpenRegular(live);
+        var files = new List<string> { live };
+        string? missing = null;
+        var header = FirstLine(liveStream);
+        liveStream.Position = 0;
+        while (withArchives && header is { IsHeader: true, ContinuesFile: { } previous })
         {
-            string? missing = null;
-            var current = System.IO.Path.GetFullPath(path);
-            ulong? startedAt = null;
-            while (true)
+            var previousPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(live)!, previous);
+            if (!File.Exists(previousPath) && !Directory.Exists(previousPath))
             {
-                var stream = new FileStream(current, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.SequentialScan);
-                files.Insert(0, (current, stream));
-                var header = FirstLine(stream);
-                stream.Position = 0;
-                // Seqs must go down at each step back: a header naming itself or a later file cannot loop.
-                if (!withArchives || header is not { IsHeader: true, ContinuesFile: { } previous } || header.Seq >= (startedAt ?? ulong.MaxValue))
-                {
-                    break;
-                }
-                startedAt = header.Seq;
-                var previousPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, previous);
-                if (!File.Exists(previousPath))
-                {
-                    missing = previousPath;
-                    break;
-                }
-                current = previousPath;
+                missing = previousPath;
+                break;
             }
-            var chain = new Chain();
-            AuditVerdict? last = null;
-            foreach (var (file, stream) in files)
+            AuditLine? older;
+            using (var stream = OpenRegular(previousPath))
             {
-                var verdict = last = chain.Feed(stream);
-                if (!verdict.Ok)
-                {
-                    return new AuditHistory(verdict, file, files.Select(f => f.Path).ToArray(), missing);
-                }
+                older = FirstLine(stream);
             }
-            return new AuditHistory(files.Count == 1 ? last! : chain.Summary(files.Count), files[^1].Path, files.Select(f => f.Path).ToArray(), missing);
+            if (older is { IsHeader: true } && older.Seq >= header.Seq)
+            {
+                var verdict = new AuditVerdict(false, 0, 1,
+                    $"line 1: the header says it comes after seq {older.Seq}, but {System.IO.Path.GetFileName(files[0])}, which continues this file, starts after seq {header.Seq}: a loop or a forged header");
+                return new AuditHistory(verdict, previousPath, [previousPath, .. files], null);
+            }
+            files.Insert(0, previousPath);
+            header = older;
         }
-        finally
+        var chain = new Chain();
+        AuditVerdict? last = null;
+        foreach (var file in files)
         {
-            foreach (var (_, stream) in files)
+            // Archives are opened one at a time: a long history does not run out of descriptors.
+            using var archive = file == live ? null : OpenRegular(file);
+            var verdict = last = chain.Feed(archive ?? (Stream)liveStream);
+            if (!verdict.Ok)
             {
-                stream.Dispose();
+                return new AuditHistory(verdict, file, [.. files], missing);
             }
         }
+        return new AuditHistory(files.Count == 1 ? last! : chain.Summary(files.Count), live, [.. files], missing);
+    }
+
+    private static FileStream OpenRegular(string path)
+    {
+        if (!Hardening.Posix.IsRegularFile(path))
+        {
+            throw new IOException(File.Exists(path) || Directory.Exists(path) ? "not a regular file" : "no such file");
+        }
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.SequentialScan);
     }
 
     private static AuditLine? FirstLine(Stream stream)
@@ -104,7 +117,7 @@ internal static class AuditVerifier
         {
             first = ParseLine(bytes, out _);
             return false;
-        });
+        }, MaxLineBytes);
         return first;
     }
 
@@ -115,6 +128,7 @@ internal static class AuditVerifier
         private string? _prevHex;
         private ulong _expectedSeq;
         private ulong? _firstStart;
+        private AuditLine? _firstHeader;
 
         /// <summary>Reads one whole file; the first continues the chain where the file before it ended.</summary>
         public AuditVerdict Feed(Stream log)
@@ -127,10 +141,14 @@ internal static class AuditVerifier
                 lineNumber++;
                 bad = Check(bytes, lineNumber, ref header);
                 return bad is null;
-            });
+            }, MaxLineBytes);
             if (bad is not null)
             {
                 return bad;
+            }
+            if (trailing == LineSplitter.TooLong)
+            {
+                return Bad(lineNumber + 1, _expectedSeq, $"longer than {MaxLineBytes} bytes: not an audit line");
             }
             if (trailing > 0)
             {
@@ -146,9 +164,9 @@ internal static class AuditVerifier
             return new AuditVerdict(true, (long)_expectedSeq, 0, $"ok: header + {_expectedSeq - start} records{continues}, chain intact; last hash {_prevHex}", header);
         }
 
-        /// <summary>The verdict over every file fed so far.</summary>
+        /// <summary>The verdict over every file fed so far; its header is the oldest file's.</summary>
         public AuditVerdict Summary(int files) => new(true, (long)_expectedSeq, 0,
-            $"ok: {files} files, seq {_firstStart!.Value + 1}-{_expectedSeq}, chain intact across them; last hash {_prevHex}");
+            $"ok: {files} files, seq {_firstStart!.Value + 1}-{_expectedSeq}, chain intact across them; last hash {_prevHex}", _firstHeader);
 
         private AuditVerdict? Check(ReadOnlySpan<byte> bytes, long lineNumber, ref AuditLine? header)
         {
@@ -166,12 +184,18 @@ internal static class AuditVerifier
                 if (_firstStart is null)
                 {
                     _firstStart = parsed.Seq;
+                    _firstHeader = parsed;
                 }
-                else if (parsed.Seq != _expectedSeq || parsed.Prev != _prevHex)
+                else if (parsed.Seq != _expectedSeq)
+                {
+                    return Bad(lineNumber, _expectedSeq,
+                        $"the header continues {parsed.ContinuesFile} after seq {parsed.Seq}, but that file ends at seq {_expectedSeq}: records were cut off it, or the header was forged");
+                }
+                else if (parsed.Prev != _prevHex)
                 {
                     // The archive's last line has no successor in its own file: this header is what pins it.
                     return Bad(lineNumber, _expectedSeq,
-                        $"the header continues {parsed.ContinuesFile} after seq {parsed.Seq}, but that file ends at seq {_expectedSeq} and its last line is not the one this header names (edited, cut or replaced)");
+                        $"the header continues {parsed.ContinuesFile} after seq {parsed.Seq}, but that file's last line is not the one this header names (edited or replaced)");
                 }
                 header = parsed;
                 _expectedSeq = parsed.Seq;
@@ -243,7 +267,13 @@ internal static class AuditVerifier
                     problem = "a header whose 'continues' is not {file, seq, hash}";
                     return null;
                 }
-                return new AuditLine(true, continues.GetProperty("seq").GetUInt64(), hash, ContinuesFile: file);
+                var continuesSeq = continues.GetProperty("seq").GetUInt64();
+                if (continuesSeq > MaxSeq)
+                {
+                    problem = "a header whose 'continues' seq is out of range";
+                    return null;
+                }
+                return new AuditLine(true, continuesSeq, hash, ContinuesFile: file);
             }
             foreach (var field in RecordFields)
             {
@@ -283,6 +313,11 @@ internal static class AuditVerifier
                 notional = value;
             }
             var seq = root.GetProperty("seq").GetUInt64();
+            if (seq > MaxSeq)
+            {
+                problem = "seq is out of range";
+                return null;
+            }
             DateTimeOffset? allowedTime = null;
             ulong allowedSeq = 0;
             if (decision == AuditEntry.Unsigned)

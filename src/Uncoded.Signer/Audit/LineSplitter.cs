@@ -6,12 +6,16 @@ internal delegate bool LineHandler(ReadOnlySpan<byte> line);
 /// <summary>Reads a stream as '\n'-terminated lines, however its reads split them.</summary>
 internal static class LineSplitter
 {
+    /// <summary>Returned by <see cref="Split"/> when a line is longer than its limit.</summary>
+    public const int TooLong = -2;
+
     /// <summary>
     /// Hands every complete line to <paramref name="onLine"/> until the stream ends or the
     /// handler stops. Returns the number of bytes after the last newline (a line cut off mid-way),
-    /// 0 when the stream ends with a newline, or -1 when the handler stopped.
+    /// 0 when the stream ends with a newline, -1 when the handler stopped, or <see cref="TooLong"/>
+    /// as soon as a line passes <paramref name="maxLine"/> bytes (memory stays bounded on any file).
     /// </summary>
-    public static int Split(Stream stream, LineHandler onLine)
+    public static int Split(Stream stream, LineHandler onLine, int maxLine = int.MaxValue)
     {
         using var line = new MemoryStream();
         var buffer = new byte[64 * 1024];
@@ -22,6 +26,10 @@ internal static class LineSplitter
             int newline;
             while ((newline = span.IndexOf((byte)'\n')) >= 0)
             {
+                if (line.Length + newline > maxLine)
+                {
+                    return TooLong;
+                }
                 line.Write(span[..newline]);
                 span = span[(newline + 1)..];
                 if (!onLine(line.GetBuffer().AsSpan(0, (int)line.Length)))
@@ -29,6 +37,10 @@ internal static class LineSplitter
                     return -1;
                 }
                 line.SetLength(0);
+            }
+            if (line.Length + span.Length > maxLine)
+            {
+                return TooLong;
             }
             line.Write(span);
         }

@@ -11,7 +11,7 @@ namespace Uncoded.Signer.Cli;
 /// <summary>
 /// The <c>uncoded-signer</c> binary. Exit codes: 0 success, 1 usage error, 2 bad input,
 /// 3 configuration or key problem (wrong passphrase, tampered file, bad permissions),
-/// 4 device unavailable, 5 audit chain broken (verify-audit), 70 internal error.
+/// 4 device unavailable, 5 audit chain broken, 6 audit history incomplete (verify-audit), 70 internal error.
 /// </summary>
 internal static class SignerCli
 {
@@ -195,14 +195,22 @@ internal static class SignerCli
         {
             Description = "check this file only, not the archives it continues (the link to the newest archive is then not checked)",
         };
+        var allowMissing = new Option<bool>("--allow-missing-archives")
+        {
+            Description = $"exit 0 when the oldest archives were moved away (retention): check what is here (default: exit {AuditHistoryIncomplete})",
+        };
         var command = new Command("verify-audit",
-            $"Check the audit log's whole hash chain, through the archives it continues; exit 0 if intact, {AuditChainBroken} at the first bad record.")
-        { log, minSeq, noArchives };
-        command.SetAction((parse, _) => Guarded(() => Task.FromResult(VerifyAudit(parse.GetValue(log)!, parse.GetValue(minSeq), !parse.GetValue(noArchives)))));
+            $"Check the audit log's whole hash chain, through the archives it continues; exit 0 if intact, {AuditChainBroken} at the first bad record, {AuditHistoryIncomplete} if an archive is missing.")
+        { log, minSeq, noArchives, allowMissing };
+        command.SetAction((parse, _) => Guarded(() => Task.FromResult(
+            VerifyAudit(parse.GetValue(log)!, parse.GetValue(minSeq), !parse.GetValue(noArchives), parse.GetValue(allowMissing)))));
         return command;
     }
 
-    private static int VerifyAudit(FileInfo log, ulong minSeq, bool withArchives)
+    /// <summary>Exit code of verify-audit when an archive the chain continues is not next to the log.</summary>
+    public const int AuditHistoryIncomplete = 6;
+
+    private static int VerifyAudit(FileInfo log, ulong minSeq, bool withArchives, bool allowMissing)
     {
         Audit.AuditHistory history;
         try
@@ -224,6 +232,13 @@ internal static class SignerCli
             Console.Error.WriteLine($"{log.FullName}: FAILED: the chain is intact but ends at seq {verdict.Records}, before seq {minSeq}: records were cut off the end");
             return AuditChainBroken;
         }
+        if (history.Missing is not null && !allowMissing)
+        {
+            Console.Error.WriteLine($"{log.FullName}: INCOMPLETE: {Path.GetFileName(history.Files[0])} continues {Path.GetFileName(history.Missing)}, which is not next to it " +
+                $"(moved away or deleted): the history up to seq {verdict.Header?.Seq} cannot be checked. Put the archive back, or accept the gap with --allow-missing-archives. " +
+                $"What is here is intact: {verdict.Message}");
+            return AuditHistoryIncomplete;
+        }
         Console.Out.WriteLine($"{log.FullName}: {verdict.Message}");
         if (history.Files.Length > 1)
         {
@@ -231,7 +246,7 @@ internal static class SignerCli
         }
         if (history.Missing is not null)
         {
-            Console.Out.WriteLine($"{log.FullName}: {Path.GetFileName(history.Files[0])} continues {Path.GetFileName(history.Missing)}, which is not next to it (moved away?): the history before it is not checked");
+            Console.Out.WriteLine($"{log.FullName}: {Path.GetFileName(history.Files[0])} continues {Path.GetFileName(history.Missing)}, which is not next to it (--allow-missing-archives): the history before it is not checked");
         }
         else if (!withArchives && history.Files.Length == 1 && history.Verdict.Header?.ContinuesFile is { } previous)
         {

@@ -6,6 +6,7 @@ internal static partial class Posix
 {
     private const uint S_IFMT = 0xF000;
     private const uint S_IFSOCK = 0xC000;
+    private const uint S_IFREG = 0x8000;
 
     /// <summary>True when <paramref name="path"/> is a socket (lstat, no link following).</summary>
     public static bool IsSocket(string path)
@@ -15,11 +16,16 @@ internal static partial class Posix
         return Lstat(path, out var mode) && (mode & S_IFMT) == S_IFSOCK;
     }
 
-    private static unsafe bool Lstat(string path, out uint mode)
+    /// <summary>True when <paramref name="path"/> is a regular file, following symbolic links (not a FIFO, device or directory).</summary>
+    public static bool IsRegularFile(string path) => Stat(path, follow: true, out var mode) && (mode & S_IFMT) == S_IFREG;
+
+    private static bool Lstat(string path, out uint mode) => Stat(path, follow: false, out mode);
+
+    private static unsafe bool Stat(string path, bool follow, out uint mode)
     {
         // struct statx: stx_mode is a u16 at offset 28. AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE = 1.
         var buffer = stackalloc byte[256];
-        var rc = statx(-100, path, 0x100, 1, buffer);
+        var rc = statx(-100, path, follow ? 0 : 0x100, 1, buffer);
         mode = rc == 0 ? *(ushort*)(buffer + 28) : 0u;
         return rc == 0;
     }
