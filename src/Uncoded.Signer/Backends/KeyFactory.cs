@@ -50,16 +50,16 @@ internal static class KeyFactory
         {
             throw new SignerException(ErrorKind.InvalidRequest, "EMPTY_SECRET", "the HMAC secret file is empty");
         }
-        foreach (var b in secret)
+        if (!IsPrintable(secret))
         {
-            if (b is < 0x21 or > 0x7E)
-            {
-                throw new SignerException(ErrorKind.InvalidRequest, "BAD_SECRET",
-                    "the HMAC secret file must hold one line of printable ASCII (the secret as Binance shows it)");
-            }
+            throw new SignerException(ErrorKind.InvalidRequest, "BAD_SECRET",
+                "the HMAC secret file must hold one line of printable ASCII (the secret as Binance shows it)");
         }
         return new KeyMaterial(KeyAlgorithm.HmacSha256, now, label, LockedBuffer.CopyOf(secret));
     }
+
+    /// <summary>An HMAC secret as Binance issues it: printable ASCII, no spaces.</summary>
+    public static bool IsPrintable(ReadOnlySpan<byte> secret) => !secret.IsEmpty && !secret.ContainsAnyExceptInRange((byte)0x21, (byte)0x7E);
 
     /// <summary>Accepts an unencrypted PEM private key: PKCS#8 (RSA or Ed25519) or PKCS#1 (RSA).</summary>
     public static KeyMaterial ImportPrivateKeyPem(ReadOnlySpan<byte> fileBytes, string label, DateTimeOffset now)
@@ -72,9 +72,17 @@ internal static class KeyFactory
             {
                 chars[i] = (char)fileBytes[i];
             }
+            if (chars.AsSpan().IndexOf("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal) >= 0)
+            {
+                throw EncryptedPem();
+            }
             if (!PemEncoding.TryFind(chars, out var fields))
             {
                 throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "no PEM block found in the private key file");
+            }
+            if (PemEncoding.TryFind(chars.AsSpan(fields.Location.End.GetOffset(chars.Length)), out _))
+            {
+                throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "the file holds more than one PEM block; put only the private key in it");
             }
             var pemLabel = new string(chars.AsSpan(fields.Label));
             der = new byte[fields.DecodedDataLength];
@@ -87,8 +95,7 @@ internal static class KeyFactory
             {
                 "PRIVATE KEY" => FromPkcs8(body, label, now),
                 "RSA PRIVATE KEY" => FromPkcs1(body, label, now),
-                "ENCRYPTED PRIVATE KEY" => throw new SignerException(ErrorKind.InvalidRequest, "ENCRYPTED_PEM",
-                    "the PEM key is encrypted; decrypt it to a temporary file first (openssl pkey -in enc.pem -out plain.pem), seal it, then shred the plain copy"),
+                "ENCRYPTED PRIVATE KEY" => throw EncryptedPem(),
                 _ => throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM",
                     $"unsupported PEM block '{pemLabel}'; expected PRIVATE KEY (PKCS#8) or RSA PRIVATE KEY (PKCS#1)"),
             };
@@ -103,25 +110,47 @@ internal static class KeyFactory
         }
     }
 
+    private static SignerException EncryptedPem() => new(ErrorKind.InvalidRequest, "ENCRYPTED_PEM",
+        "the PEM key is encrypted; decrypt it to a temporary file first (openssl pkey -in enc.pem -out plain.pem), seal it, then shred the plain copy");
+
     private static KeyMaterial FromPkcs8(ReadOnlySpan<byte> der, string label, DateTimeOffset now)
     {
         string oid;
         byte[] privateKey = [];
+        byte[]? publicKey = null;
         byte[] copy = der.ToArray();
         try
         {
             try
             {
+                // OneAsymmetricKey (RFC 5958): version 0 or 1, algorithm, key, [0] attributes, [1] public key; nothing after.
                 var reader = new AsnReader(copy, AsnEncodingRules.DER);
                 var info = reader.ReadSequence();
-                _ = info.ReadInteger();
+                reader.ThrowIfNotEmpty();
+                if (!info.TryReadInt32(out var version) || version is not (0 or 1))
+                {
+                    throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "the PKCS#8 version is not 0 or 1");
+                }
                 var algorithm = info.ReadSequence();
                 oid = algorithm.ReadObjectIdentifier();
+                if (oid == Ed25519Oid)
+                {
+                    algorithm.ThrowIfNotEmpty();
+                }
                 privateKey = info.ReadOctetString();
+                if (info.HasData && info.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
+                {
+                    _ = info.ReadEncodedValue();
+                }
+                if (version == 1 && info.HasData)
+                {
+                    publicKey = info.ReadBitString(out _, new Asn1Tag(TagClass.ContextSpecific, 1));
+                }
+                info.ThrowIfNotEmpty();
             }
             catch (AsnContentException)
             {
-                throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "the PKCS#8 structure is malformed");
+                throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "the PKCS#8 structure is malformed (or has data after the key)");
             }
             switch (oid)
             {
@@ -149,6 +178,11 @@ internal static class KeyFactory
                         {
                             throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "an Ed25519 private key must be 32 bytes");
                         }
+                        if (publicKey is not null && !MatchesEd25519Seed(inner, publicKey))
+                        {
+                            throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM",
+                                "the PEM's embedded Ed25519 public key does not belong to its private key");
+                        }
                         return new KeyMaterial(KeyAlgorithm.Ed25519, now, label, LockedBuffer.CopyOf(inner));
                     }
                     finally
@@ -172,12 +206,22 @@ internal static class KeyFactory
         }
     }
 
+    private static bool MatchesEd25519Seed(ReadOnlySpan<byte> seed, ReadOnlySpan<byte> publicKey)
+    {
+        using var key = Key.Import(SignatureAlgorithm.Ed25519, seed, KeyBlobFormat.RawPrivateKey);
+        return key.PublicKey.Export(KeyBlobFormat.RawPublicKey).AsSpan().SequenceEqual(publicKey);
+    }
+
     private static KeyMaterial FromPkcs1(ReadOnlySpan<byte> der, string label, DateTimeOffset now)
     {
         using var rsa = RSA.Create();
         try
         {
-            rsa.ImportRSAPrivateKey(der, out _);
+            rsa.ImportRSAPrivateKey(der, out var read);
+            if (read != der.Length)
+            {
+                throw new SignerException(ErrorKind.InvalidRequest, "BAD_PEM", "the PKCS#1 RSA private key has data after it");
+            }
         }
         catch (CryptographicException)
         {

@@ -8,11 +8,19 @@ namespace Uncoded.Signer.Backends;
 /// <summary>Builds in-process signing keys from key material (the sealed-file backend's keys).</summary>
 internal static class SoftwareKeys
 {
-    /// <summary>Takes ownership of <paramref name="material"/>.</summary>
+    /// <summary>
+    /// Takes ownership of <paramref name="material"/>. Checks it as import does (a sealed file
+    /// written by other software is held to the same rules): printable HMAC secrets, RSA of at
+    /// least 2048 bits with nothing after the key.
+    /// </summary>
     public static ISigningKey Create(KeyMaterial material)
     {
         try
         {
+            if (material.Algorithm == KeyAlgorithm.HmacSha256 && !KeyFactory.IsPrintable(material.Secret.Span))
+            {
+                throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL", "the HMAC secret is not printable ASCII (as Binance issues it)");
+            }
             return material.Algorithm switch
             {
                 KeyAlgorithm.HmacSha256 => new HmacKey(material),
@@ -21,7 +29,12 @@ internal static class SoftwareKeys
                 _ => throw new SignerException(ErrorKind.Configuration, "UNSUPPORTED_KEY", "unsupported key type"),
             };
         }
-        catch (Exception e) when (e is not SignerException)
+        catch (SignerException)
+        {
+            material.Dispose();
+            throw;
+        }
+        catch (Exception e)
         {
             material.Dispose();
             throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL",
@@ -103,7 +116,13 @@ internal static class SoftwareKeys
         private RSA NewRsa()
         {
             var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out _);
+            rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out var read);
+            if (read != _material.Secret.Length || rsa.KeySize < 2048)
+            {
+                rsa.Dispose();
+                throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL",
+                    read != _material.Secret.Length ? "the RSA key has trailing bytes" : $"the RSA key has {rsa.KeySize} bits; at least 2048 are required");
+            }
             return rsa;
         }
 

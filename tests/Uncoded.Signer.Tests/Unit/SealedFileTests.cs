@@ -88,6 +88,92 @@ public sealed class SealedFileTests
     }
 
     [Fact]
+    public void Open_KdfCostWithinEachBoundButOverTheBudget_RefusedBeforeDeriving()
+    {
+        // 2 GiB × 64 passes: each within its own bound, together minutes of work per load.
+        var file = WithKdf(SealHmac(), memoryKiB: 2u * 1024 * 1024, iterations: 64);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<SignerException>(() => SealedFileFormat.Open(file, Passphrase));
+        Assert.Equal("SEALED_FILE_TAMPERED", e.Reason);
+        Assert.Contains("memory × iterations must be at most", e.Message, StringComparison.Ordinal);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Load_KdfMemoryOverWhatTheProcessMayUse_ClearErrorNotACrash()
+    {
+        // A signer in a container with a 256 MiB heap limit, handed a header asking for 1 GiB.
+        using var dir = new TempDir();
+        var (path, passphrasePath) = TestKeys.SealHmac(dir, "k.sealed");
+        await File.WriteAllBytesAsync(path, WithKdf(await File.ReadAllBytesAsync(path), memoryKiB: 1024 * 1024, iterations: 1));
+        var result = await Run.DotnetAsync(Repo.SignerDll, ["pubkey", "--sealed-file", path, "--passphrase-file", passphrasePath],
+            env: new Dictionary<string, string?> { ["DOTNET_GCHeapHardLimit"] = "0x10000000" });
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("KDF_MEMORY_UNAVAILABLE", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("asks Argon2id for 1024 MiB, more than this process can use", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Seal_LabelOver256Bytes_Refused()
+    {
+        using var material = KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), new string('a', 257), DateTimeOffset.UnixEpoch);
+        var e = Assert.Throws<SignerException>(() => SealedFileFormat.Seal(material, Passphrase, TestKeys.FastKdf));
+        Assert.Equal("BAD_LABEL", e.Reason);
+    }
+
+    [Fact]
+    public void Open_CreatedAtOutsideTheDateRange_BadKeyMaterial_NotACrash()
+    {
+        // Authentic (right passphrase, valid tag) but written by other software: created-at = 2^63 - 1.
+        var secret = Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret);
+        var plain = new byte[1 + 8 + 2 + 4 + secret.Length];
+        plain[0] = (byte)KeyAlgorithm.HmacSha256;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(1), long.MaxValue);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(plain.AsSpan(11), (uint)secret.Length);
+        secret.CopyTo(plain, 15);
+        var e = Assert.Throws<SignerException>(() => SealedFileFormat.Open(SealPlaintext(plain), Passphrase));
+        Assert.Equal("BAD_KEY_MATERIAL", e.Reason);
+        Assert.Contains("creation time is out of range", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A sealed file around any plaintext, written from docs/sealed-file-format.md alone.</summary>
+    private static byte[] SealPlaintext(byte[] plain)
+    {
+        var kdf = TestKeys.FastKdf;
+        var file = new byte[SealedFileFormat.HeaderLength + plain.Length + SealedFileFormat.TagLength];
+        "UNCSEAL1"u8.CopyTo(file);
+        file[8] = 1;
+        file[9] = 1;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(10), kdf.MemoryKiB);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(14), kdf.Iterations);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(18), kdf.Parallelism);
+        System.Security.Cryptography.RandomNumberGenerator.Fill(file.AsSpan(22, 16 + 12));
+        using var argon = new Argon2id(Passphrase)
+        {
+            Salt = file[22..38],
+            MemorySize = (int)kdf.MemoryKiB,
+            Iterations = (int)kdf.Iterations,
+            DegreeOfParallelism = (int)kdf.Parallelism,
+        };
+        var derived = argon.GetBytes(64);
+        System.Security.Cryptography.HMACSHA256.HashData(derived[32..], "uncoded-sealed-v1 passphrase check"u8)[..16].CopyTo(file, 50);
+        System.Security.Cryptography.SHA256.HashData(file.AsSpan(0, 66), file.AsSpan(66, 32));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(98), (uint)plain.Length);
+        using var aes = new System.Security.Cryptography.AesGcm(derived[..32], 16);
+        aes.Encrypt(file.AsSpan(38, 12), plain, file.AsSpan(102, plain.Length), file.AsSpan(102 + plain.Length), file.AsSpan(0, 102));
+        return file;
+    }
+
+    /// <summary>Sets the header's Argon2id m and t and recomputes the (unkeyed) header digest, as an attacker can.</summary>
+    private static byte[] WithKdf(byte[] file, uint memoryKiB, uint iterations)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(10), memoryKiB);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(file.AsSpan(14), iterations);
+        System.Security.Cryptography.SHA256.HashData(file.AsSpan(0, SealedFileFormat.DigestedLength), file.AsSpan(SealedFileFormat.DigestedLength, 32));
+        return file;
+    }
+
+    [Fact]
     public void Load_FileReadableByGroupOrOthers_IsRefused()
     {
         using var dir = new TempDir();

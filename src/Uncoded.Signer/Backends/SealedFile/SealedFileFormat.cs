@@ -28,6 +28,7 @@ internal static class SealedFileFormat
     public const int DigestedLength = 8 + 1 + 1 + 4 + 4 + 4 + SaltLength + NonceLength + CheckLength;
     public const int HeaderLength = DigestedLength + DigestLength + 4;
     public const int MaxFileLength = 64 * 1024;
+    public const int MaxLabelBytes = 256;
 
     private static ReadOnlySpan<byte> CheckLabel => "uncoded-sealed-v1 passphrase check"u8;
 
@@ -42,9 +43,9 @@ internal static class SealedFileFormat
             throw new SignerException(ErrorKind.InvalidRequest, "EMPTY_PASSPHRASE", "the passphrase is empty");
         }
         var label = Encoding.UTF8.GetBytes(material.Label);
-        if (label.Length > ushort.MaxValue)
+        if (label.Length > MaxLabelBytes)
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "BAD_LABEL", "the label is too long");
+            throw new SignerException(ErrorKind.InvalidRequest, "BAD_LABEL", $"the label is longer than {MaxLabelBytes} bytes");
         }
         var plainLength = 1 + 8 + 2 + label.Length + 4 + material.Secret.Length;
         var file = new byte[HeaderLength + plainLength + TagLength];
@@ -130,8 +131,10 @@ internal static class SealedFileFormat
             CheckValue(derived.AsSpan(32), check);
             if (!CryptographicOperations.FixedTimeEquals(check, header.Slice(22 + SaltLength + NonceLength, CheckLength)))
             {
+                // The header digest is not keyed: a header whose salt, KDF or check fields were
+                // changed (and its digest recomputed) looks exactly like a wrong passphrase.
                 throw new SignerException(ErrorKind.Configuration, "WRONG_PASSPHRASE",
-                    "wrong passphrase for the sealed file");
+                    "wrong passphrase for the sealed file (or its header's salt, KDF or check fields were altered)");
             }
             using var aes = new AesGcm(derived.AsSpan(0, 32), TagLength);
             try
@@ -162,7 +165,12 @@ internal static class SealedFileFormat
         {
             throw Tampered($"unknown key type {plain[0]}");
         }
-        var created = DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(plain[1..]));
+        var createdMs = BinaryPrimitives.ReadInt64BigEndian(plain[1..]);
+        if (createdMs < DateTimeOffset.MinValue.ToUnixTimeMilliseconds() || createdMs > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+        {
+            throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL", "the sealed key's creation time is out of range");
+        }
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(createdMs);
         int labelLength = BinaryPrimitives.ReadUInt16BigEndian(plain[9..]);
         if (plain.Length < 15 + labelLength)
         {
@@ -181,6 +189,14 @@ internal static class SealedFileFormat
     {
         // Konscious copies the password into its own managed buffers; we zero our copy and
         // the output. Its working memory is managed and not ours to wipe (documented).
+        // Refuse before allocating what this process cannot have (a container's memory limit
+        // included): an out-of-memory halfway through Argon2 would take the process down.
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if ((long)kdf.MemoryKiB * 1024 > available / 4 * 3)
+        {
+            throw new SignerException(ErrorKind.Configuration, "KDF_MEMORY_UNAVAILABLE",
+                $"the sealed file asks Argon2id for {kdf.MemoryKiB / 1024} MiB, more than this process can use ({available / 4 * 3 / 1024 / 1024} MiB)");
+        }
         var password = passphrase.ToArray();
         try
         {
@@ -192,6 +208,11 @@ internal static class SealedFileFormat
                 DegreeOfParallelism = checked((int)kdf.Parallelism),
             };
             return argon.GetBytes(64);
+        }
+        catch (Exception e) when (e is OutOfMemoryException || e is AggregateException { InnerException: OutOfMemoryException })
+        {
+            throw new SignerException(ErrorKind.Configuration, "KDF_MEMORY_UNAVAILABLE",
+                $"Argon2id ran out of memory deriving with m={kdf.MemoryKiB / 1024} MiB");
         }
         finally
         {
