@@ -297,6 +297,12 @@ internal static class SignerCli
         {
             return 0;
         }
+        catch (Exception e)
+        {
+            // A bug, not an input problem: one line and exit 70 rather than an unhandled crash (no stack trace, nothing secret in our messages).
+            await Console.Error.WriteLineAsync($"error: internal error ({e.GetType().Name}: {e.Message}); please report it [INTERNAL]").ConfigureAwait(false);
+            return 70;
+        }
     }
 
     public static int ExitCode(ErrorKind kind) => kind switch
