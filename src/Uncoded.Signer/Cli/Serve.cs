@@ -15,6 +15,9 @@ internal static class Serve
 
     public static async Task<int> RunAsync(FileInfo configFile, CancellationToken cancellationToken)
     {
+        // First of all: a runtime without the diagnostics port (this call returns only once it is
+        // off, or with why it could not be turned off).
+        var diagnosticsError = DiagnosticsPort.DisableByReexec();
         if (!configFile.Exists)
         {
             throw new SignerException(ErrorKind.Configuration, "CONFIG_NOT_FOUND", $"config file '{configFile.FullName}' does not exist");
@@ -28,7 +31,15 @@ internal static class Serve
             ContentRootPath = configFile.DirectoryName,
         });
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
+        try
+        {
+            builder.Configuration.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or System.Text.Json.JsonException)
+        {
+            // Malformed JSON or a key given twice: a configuration error (exit 3), like any other.
+            throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", $"config file '{configFile.FullName}' cannot be read: {(e.InnerException ?? e).Message}");
+        }
         builder.Configuration.AddEnvironmentVariables(EnvPrefix);
         ConfigureLogging(builder.Logging, builder.Configuration);
 
@@ -37,7 +48,7 @@ internal static class Serve
         var bootLog = bootLoggers.CreateLogger("Uncoded.Signer");
 
         // Before any key is in memory: no core dumps, no same-uid ptrace; refuse writable config, socket, audit or state directories.
-        ProcessHardening.LockDownProcess(bootLog);
+        ProcessHardening.LockDownProcess(bootLog, diagnosticsError);
         ProcessHardening.CheckPermissions(configFile, settings);
 
         // Refuse a live socket or a log in use before unsealing anything or presenting a PIN.

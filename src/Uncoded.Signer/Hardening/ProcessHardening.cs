@@ -14,8 +14,16 @@ internal static class ProcessHardening
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
 
     /// <summary>Not dumpable and RLIMIT_CORE 0. Failures are logged, not fatal: the other layers still hold.</summary>
-    public static void LockDownProcess(ILogger logger)
+    public static void LockDownProcess(ILogger logger, int? diagnosticsError)
     {
+        if (DiagnosticsPort.Disabled)
+        {
+            Log.HardeningApplied(logger, "no .NET diagnostics port (DOTNET_EnableDiagnostics=0: no profiler, debugger or dump requests from same-uid processes)");
+        }
+        else
+        {
+            Log.HardeningMissing(logger, $"the .NET diagnostics port is open: same-uid processes could load code into the signer; set DOTNET_EnableDiagnostics=0 in its environment (re-exec failed: errno {diagnosticsError})");
+        }
         if (Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 && Libc.prctl(Libc.PR_GET_DUMPABLE, 0, 0, 0, 0) == 0)
         {
             Log.HardeningApplied(logger, "process not dumpable (PR_SET_DUMPABLE 0, verified with PR_GET_DUMPABLE)");

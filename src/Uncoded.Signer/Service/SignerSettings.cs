@@ -39,7 +39,13 @@ internal sealed record SignerSettings(
         }
         catch (InvalidOperationException e)
         {
-            throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", $"configuration: {e.Message}");
+            // The binder nests the useful part (which key, which value) in inner exceptions.
+            var messages = new List<string>();
+            for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+            {
+                messages.Add(inner.Message);
+            }
+            throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", $"configuration: {string.Join(": ", messages.Distinct())}");
         }
         if (string.IsNullOrWhiteSpace(options.SocketPath) || !Path.IsPathRooted(options.SocketPath))
         {

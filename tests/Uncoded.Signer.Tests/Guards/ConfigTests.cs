@@ -36,8 +36,21 @@ public sealed class ConfigTests
         await AssertRefusedAsync(new { OrderTypes = new[] { "LIMIT", "STOP_LOSS_LIMIT" } }, "needs AllowStopOrders");
 
     [Fact]
-    public async Task Config_UnknownGuardSetting_RefusesToStart() =>
-        await AssertRefusedAsync(new { AllowWithdrawals = true }, "BAD_CONFIG");
+    public async Task Config_UnknownGuardSetting_RefusesToStart_NamesIt() =>
+        await AssertRefusedAsync(new { AllowWithdrawals = true }, "'AllowWithdrawals'");
+
+    [Theory]
+    [InlineData("{ \"Signer\": { ", "not JSON")]
+    [InlineData("{ \"Signer\": { \"SocketPath\": \"/a\", \"SocketPath\": \"/b\" } }", "a key given twice")]
+    public async Task Config_MalformedJson_ConfigurationErrorExit3(string json, string what)
+    {
+        using var dir = new TempDir();
+        var configPath = dir.Write("signer.json", json);
+        await using var signer = await SignerProcess.StartWithConfigAsync(configPath, dir.File("s.sock"), waitUntilListening: false);
+        Assert.True(await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 3, what + ": " + signer.Log);
+        Assert.Contains("BAD_CONFIG", signer.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", signer.Log, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Config_EndpointSubset_OthersRefused()

@@ -55,6 +55,24 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task Serve_NoDotnetDiagnosticsPort_SamePid()
+    {
+        // The runtime's diagnostics socket would let any same-uid process load a library into
+        // the signer. Control: this test process (a runtime started without the setting) has one.
+        Assert.NotEmpty(Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{Environment.ProcessId}-*-socket"));
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{signer.Process.Pid}-*"));
+        Assert.Contains("Hardening in effect: no .NET diagnostics port", signer.Process.Log, StringComparison.Ordinal);
+        // The process the test started became the signer (execve kept the pid), and runs with the setting.
+        if (Signer.Hardening.Libc.getuid() == 0)
+        {
+            var environment = await File.ReadAllTextAsync($"/proc/{signer.Process.Pid}/environ");
+            Assert.Contains("\0DOTNET_EnableDiagnostics=0\0", "\0" + environment, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Serve_CoreDumps_Disabled()
     {
         await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
