@@ -85,6 +85,7 @@ public sealed partial class Pkcs11ConfigTests
     [InlineData(CKR.CKR_DEVICE_REMOVED, "DEVICE_REMOVED", StatusCode.Unavailable)]
     [InlineData(CKR.CKR_DEVICE_ERROR, "DEVICE_ERROR", StatusCode.Unavailable)]
     [InlineData(CKR.CKR_SESSION_HANDLE_INVALID, "SESSION_LOST", StatusCode.Unavailable)]
+    [InlineData(CKR.CKR_KEY_SIZE_RANGE, "KEY_SIZE_NOT_SUPPORTED", StatusCode.FailedPrecondition)]
     public void ErrorMapping_TokenFailures_ClearReasonAndStatus(CKR rv, string reason, StatusCode status)
     {
         // SoftHSM cannot lock a PIN or lose a device; the table that maps those codes is checked directly.

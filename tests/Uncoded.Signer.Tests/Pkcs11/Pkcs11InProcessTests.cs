@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Net.Pkcs11Interop.Common;
@@ -178,5 +179,115 @@ public sealed class Pkcs11InProcessTests
         {
             key.Token.Return(lease, healthy: true);
         }
+    }
+
+    [Theory]
+    [InlineData("ed")]
+    [InlineData("rsa")]
+    [InlineData("hmac")]
+    public async Task KeyUsage_SignOnly_NoDecryptUnwrapDeriveAndThePublicKeyNoEncryptWrap(string label)
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, label, sessions: 1), NullLogger.Instance, default);
+        var lease = await key.Token.RentAsync(default);
+        try
+        {
+            var session = lease.Session;
+            if (key.Algorithm == KeyAlgorithm.HmacSha256)
+            {
+                var secret = Pkcs11Objects.Find(session, key.Token.Settings, CKO.CKO_SECRET_KEY).Single();
+                AssertOnlyUse(session, secret, CKA.CKA_SIGN, CKA.CKA_VERIFY, CKA.CKA_ENCRYPT, CKA.CKA_DECRYPT, CKA.CKA_WRAP, CKA.CKA_UNWRAP, CKA.CKA_DERIVE);
+                return;
+            }
+            var privateKey = Pkcs11Objects.Find(session, key.Token.Settings, CKO.CKO_PRIVATE_KEY).Single();
+            AssertOnlyUse(session, privateKey, CKA.CKA_SIGN, CKA.CKA_DECRYPT, CKA.CKA_UNWRAP, CKA.CKA_DERIVE);
+            var publicKey = Pkcs11Objects.Find(session, key.Token.Settings, CKO.CKO_PUBLIC_KEY).Single();
+            AssertOnlyUse(session, publicKey, CKA.CKA_VERIFY, CKA.CKA_ENCRYPT, CKA.CKA_WRAP);
+        }
+        finally
+        {
+            key.Token.Return(lease, healthy: true);
+        }
+    }
+
+    /// <summary>The token reports <paramref name="allowed"/> true and every one of <paramref name="refused"/> false.</summary>
+    private static void AssertOnlyUse(ISession session, IObjectHandle handle, CKA allowed, params CKA[] refused)
+    {
+        var values = session.GetAttributeValue(handle, [allowed, .. refused]);
+        Assert.All(values, v => Assert.False(v.CannotBeRead, ((CKA)v.Type).ToString()));
+        Assert.Equal([true, .. refused.Select(_ => false)], values.Select(v => v.GetValueAsBool()));
+    }
+
+    [Fact]
+    public async Task RsaKey_TokenRefusesToDecryptOrUnwrapWithIt()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "rsa", sessions: 1), NullLogger.Instance, default);
+        using var rsa = RSA.Create();
+        rsa.ImportFromPem(key.PublicKeyPem);
+        var ciphertext = rsa.Encrypt("a key someone wrapped for this public key"u8, RSAEncryptionPadding.Pkcs1);
+        var lease = await key.Token.RentAsync(default);
+        var unwrapped = SessionSecretTemplate();
+        try
+        {
+            var handle = Pkcs11Objects.Find(lease.Session, key.Token.Settings, CKO.CKO_PRIVATE_KEY).Single();
+            using var mechanism = Pkcs11Module.Factories.MechanismFactory.Create(CKM.CKM_RSA_PKCS);
+            var decrypt = Assert.Throws<Pkcs11Exception>(() => lease.Session.Decrypt(mechanism, handle, ciphertext));
+            Assert.Equal(CKR.CKR_KEY_FUNCTION_NOT_PERMITTED, decrypt.RV);
+            var unwrap = Assert.Throws<Pkcs11Exception>(() => lease.Session.UnwrapKey(mechanism, handle, ciphertext, unwrapped));
+            Assert.Equal(CKR.CKR_KEY_FUNCTION_NOT_PERMITTED, unwrap.RV);
+        }
+        finally
+        {
+            unwrapped.ForEach(a => a.Dispose());
+            key.Token.Return(lease, healthy: true);
+        }
+        // Signing, its one use, still works.
+        await key.SignAsync(Payload, default);
+    }
+
+    [Fact]
+    public async Task HmacKeyShorterThanTheTokenAllows_SignFailsWithKeySizeNotSupported()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        // seal-into-token no longer leaves such a key behind (Pkcs11ServeTests); other tools still can.
+        // A session object: it is gone when this session closes, whatever the test does.
+        using var module = Pkcs11Module.Open(SoftHsm.SpyModule);
+        using var session = FindSlot(module, hsm.Label).OpenSession(SessionType.ReadWrite);
+        try
+        {
+            session.Login(CKU.CKU_USER, SoftHsm.UserPin);
+        }
+        catch (Pkcs11Exception e) when (e.RV == CKR.CKR_USER_ALREADY_LOGGED_IN)
+        {
+        }
+        var f = Pkcs11Module.Factories.ObjectAttributeFactory;
+        var template = SessionSecretTemplate(
+            f.Create(CKA.CKA_SIGN, true),
+            f.Create(CKA.CKA_LABEL, "short-hmac"),
+            f.Create(CKA.CKA_VALUE, Encoding.ASCII.GetBytes("abcdefghijklmnopqrstuvwxyz")));
+        try
+        {
+            session.CreateObject(template);
+        }
+        finally
+        {
+            template.ForEach(a => a.Dispose());
+        }
+
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "short-hmac", sessions: 1), NullLogger.Instance, default);
+        Assert.Equal(KeyAlgorithm.HmacSha256, key.Algorithm);
+        var error = await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
+        Assert.Equal("KEY_SIZE_NOT_SUPPORTED", error.Reason);
+        Assert.Equal(ErrorKind.Configuration, error.Kind);
+        Assert.Contains("the token refuses this key's size for this mechanism", error.Message, StringComparison.Ordinal);
+        Assert.Equal("CKR_KEY_SIZE_RANGE", error.Metadata["ckr"]);
+    }
+
+    /// <summary>A generic secret key that is a session object (gone when its session closes), plus <paramref name="more"/>.</summary>
+    private static List<IObjectAttribute> SessionSecretTemplate(params IObjectAttribute[] more)
+    {
+        var f = Pkcs11Module.Factories.ObjectAttributeFactory;
+        return [f.Create(CKA.CKA_CLASS, CKO.CKO_SECRET_KEY), f.Create(CKA.CKA_KEY_TYPE, CKK.CKK_GENERIC_SECRET), f.Create(CKA.CKA_TOKEN, false), .. more];
     }
 }

@@ -41,6 +41,10 @@ public sealed class Pkcs11ServeTests
         // The token says the private key is sensitive and never extractable (pkcs11-tool's own view).
         var objects = await hsm.Pkcs11ToolAsync("--list-objects", "--type", "privkey");
         Assert.Contains("sensitive, always sensitive, never extractable, local", objects.Stdout, StringComparison.Ordinal);
+        // A signing key only: no "decrypt" or "unwrap" (SoftHSM's defaults when the template says nothing).
+        Assert.Matches(@"Usage:\s+sign\n", objects.Stdout);
+        var publicObjects = await hsm.Pkcs11ToolAsync("--list-objects", "--type", "pubkey");
+        Assert.Matches(@"Usage:\s+verify\n", publicObjects.Stdout);
 
         await using var signer = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = hsm.KeyConfig("binance") });
         Assert.Contains("PKCS#11 token 'uncoded-test'", signer.Log, StringComparison.Ordinal);
@@ -60,6 +64,57 @@ public sealed class Pkcs11ServeTests
         Assert.Contains("KEY_EXISTS", second.Stderr, StringComparison.Ordinal);
         var again = await hsm.SignerAsync(["pubkey", .. hsm.KeyArgs("binance")]);
         Assert.Equal(pem, again.Stdout);
+    }
+
+    [Fact]
+    public async Task Keygen_KeyIdTaken_RefusedForNewKeyAndSecret_KeyStillFoundById()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        var first = await hsm.SignerAsync(["keygen", "--type", "ed25519", .. hsm.KeyArgs("binance"), "--key-id", "01"]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+
+        // Another label, the same CKA_ID: before the fix this made a second key 01, and naming the key by ID failed (AMBIGUOUS_KEY).
+        var second = await hsm.SignerAsync(["keygen", "--type", "rsa2048", .. hsm.KeyArgs("other"), "--key-id", "01"]);
+        Assert.Equal(2, second.ExitCode);
+        Assert.Contains("already holds a key with CKA_ID 01", second.Stderr, StringComparison.Ordinal);
+        Assert.Contains("KEY_ID_EXISTS", second.Stderr, StringComparison.Ordinal);
+        var secretFile = hsm.Dir.Write("hmac.secret", TestKeys.BinanceExampleSecret + "\n");
+        var secret = await hsm.SignerAsync(["seal-into-token", "--hmac-secret-file", secretFile, .. hsm.KeyArgs("hmac"), "--key-id", "0x01"]);
+        Assert.Equal(2, secret.ExitCode);
+        Assert.Contains("KEY_ID_EXISTS", secret.Stderr, StringComparison.Ordinal);
+
+        var objects = await hsm.Pkcs11ToolAsync("--list-objects");
+        Assert.Equal(1, Count(objects.Stdout, "Private Key Object"));
+        Assert.Equal(1, Count(objects.Stdout, "Public Key Object"));
+        Assert.Equal(0, Count(objects.Stdout, "Secret Key Object"));
+        var byId = await hsm.SignerAsync("pubkey", "--pkcs11-module", SoftHsm.Module, "--token-label", hsm.Label, "--key-id", "01", "--pin-file", hsm.PinFile);
+        Assert.True(byId.ExitCode == 0, byId.ToString());
+        Assert.Equal(first.Stdout, byId.Stdout);
+    }
+
+    [Fact]
+    public async Task SealIntoToken_SecretTooShortForTheToken_RefusedAndNothingLeftInTheToken()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        // 26 printable bytes pass the signer's own checks, but SoftHSM signs HMAC-SHA256 only with
+        // keys of 32 bytes or more (CKR_KEY_SIZE_RANGE, and only when it signs, not when it imports).
+        const string shortSecret = "abcdefghijklmnopqrstuvwxyz";
+        var shortFile = hsm.Dir.Write("short.secret", shortSecret + "\n");
+        var refused = await hsm.SignerAsync(["seal-into-token", "--hmac-secret-file", shortFile, .. hsm.KeyArgs("hmac")]);
+        Assert.Equal(3, refused.ExitCode);
+        Assert.Contains("token 'uncoded-test' cannot sign with this 26-byte HMAC secret", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("CKR_KEY_SIZE_RANGE", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("nothing was left in the token [TOKEN_CANNOT_USE_SECRET]", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(shortSecret, refused.Stdout + refused.Stderr, StringComparison.Ordinal);
+        var objects = await hsm.Pkcs11ToolAsync("--list-objects");
+        Assert.True(objects.ExitCode == 0, objects.ToString());
+        Assert.DoesNotContain("Object;", objects.Stdout, StringComparison.Ordinal);
+
+        // The label is free again, and a real (64-character) Binance secret passes the same test.
+        var secretFile = hsm.Dir.Write("hmac.secret", TestKeys.BinanceExampleSecret + "\n");
+        var import = await hsm.SignerAsync(["seal-into-token", "--hmac-secret-file", secretFile, .. hsm.KeyArgs("hmac")]);
+        Assert.True(import.ExitCode == 0, import.ToString());
+        Assert.Equal(1, Count((await hsm.Pkcs11ToolAsync("--list-objects")).Stdout, "Secret Key Object"));
     }
 
     [Fact]

@@ -9,7 +9,8 @@ namespace Uncoded.Signer.Backends.Pkcs11;
 /// <summary>
 /// Key lifecycle inside a token (the <c>keygen</c>, <c>pubkey</c> and <c>seal-into-token</c>
 /// commands). Private and secret keys are created sensitive, non-extractable, private token
-/// objects: they never leave the token, not even to this process.
+/// objects: they never leave the token, not even to this process. They are signing keys only
+/// (key separation): no decrypt, unwrap or derive, and their public keys no encrypt or wrap.
 /// </summary>
 internal static class Pkcs11Admin
 {
@@ -19,14 +20,17 @@ internal static class Pkcs11Admin
         RequireLabel(settings);
         return WithSession(settings, log, session =>
         {
-            RefuseExisting(session, settings);
             var id = settings.KeyId ?? RandomNumberGenerator.GetBytes(16);
+            RefuseExisting(session, settings, id);
             var f = Pkcs11Module.Factories.ObjectAttributeFactory;
+            // SoftHSM 2.6.1 accepts every one of these for RSA and for EC-Edwards key pairs (tested).
             var publicTemplate = new List<IObjectAttribute>
             {
                 f.Create(CKA.CKA_TOKEN, true),
                 f.Create(CKA.CKA_PRIVATE, false),
                 f.Create(CKA.CKA_VERIFY, true),
+                f.Create(CKA.CKA_ENCRYPT, false),
+                f.Create(CKA.CKA_WRAP, false),
                 f.Create(CKA.CKA_LABEL, settings.KeyLabel!),
                 f.Create(CKA.CKA_ID, id),
             };
@@ -37,6 +41,9 @@ internal static class Pkcs11Admin
                 f.Create(CKA.CKA_SENSITIVE, true),
                 f.Create(CKA.CKA_EXTRACTABLE, false),
                 f.Create(CKA.CKA_SIGN, true),
+                f.Create(CKA.CKA_DECRYPT, false),
+                f.Create(CKA.CKA_UNWRAP, false),
+                f.Create(CKA.CKA_DERIVE, false),
                 f.Create(CKA.CKA_LABEL, settings.KeyLabel!),
                 f.Create(CKA.CKA_ID, id),
             };
@@ -80,7 +87,11 @@ internal static class Pkcs11Admin
     public static string PublicKey(Pkcs11KeySettings settings, ILogger log) =>
         WithSession(settings, log, session => PublicKeyPem(session, settings));
 
-    /// <summary>Imports an HMAC secret as a non-extractable CKK_GENERIC_SECRET; the caller zeroes <paramref name="secret"/>.</summary>
+    /// <summary>
+    /// Imports an HMAC secret as a non-extractable CKK_GENERIC_SECRET that can only sign, then
+    /// proves that the token can use it (<see cref="RemoveUnlessTokenSignsLikeUs"/>); the caller
+    /// zeroes <paramref name="secret"/>.
+    /// </summary>
     public static void ImportHmacSecret(Pkcs11KeySettings settings, ReadOnlySpan<byte> secret, ILogger log)
     {
         RequireLabel(settings);
@@ -89,9 +100,10 @@ internal static class Pkcs11Admin
         {
             WithSession(settings, log, session =>
             {
-                RefuseExisting(session, settings);
                 var id = settings.KeyId ?? RandomNumberGenerator.GetBytes(16);
+                RefuseExisting(session, settings, id);
                 var f = Pkcs11Module.Factories.ObjectAttributeFactory;
+                // Sign only: SoftHSM 2.6.1 accepts every one of these false for a generic secret (tested).
                 var template = new List<IObjectAttribute>
                 {
                     f.Create(CKA.CKA_CLASS, CKO.CKO_SECRET_KEY),
@@ -111,9 +123,10 @@ internal static class Pkcs11Admin
                     f.Create(CKA.CKA_ID, id),
                     f.Create(CKA.CKA_VALUE, value),
                 };
+                IObjectHandle handle;
                 try
                 {
-                    session.CreateObject(template);
+                    handle = session.CreateObject(template);
                 }
                 catch (Pkcs11Exception e)
                 {
@@ -123,6 +136,7 @@ internal static class Pkcs11Admin
                 {
                     template.ForEach(a => a.Dispose());
                 }
+                RemoveUnlessTokenSignsLikeUs(session, handle, value, settings);
                 Console.Error.WriteLine($"imported HMAC secret as '{settings.KeyLabel}' (CKA_ID {Convert.ToHexStringLower(id)}) into {settings.TokenDescription}: sensitive, not extractable");
                 return 0;
             });
@@ -130,6 +144,60 @@ internal static class Pkcs11Admin
         finally
         {
             CryptographicOperations.ZeroMemory(value);
+        }
+    }
+
+    private static readonly byte[] HmacTestMessage = "uncoded-signer seal-into-token: HMAC-SHA256 test"u8.ToArray();
+
+    /// <summary>
+    /// Signs a fixed message once with the new secret key in the token and compares the result with
+    /// HMAC-SHA256 computed here from the same secret. A token that refuses the key (SoftHSM answers
+    /// CKR_KEY_SIZE_RANGE for HMAC-SHA256 keys under 32 bytes, but only when it signs) or computes
+    /// something else gets the object destroyed again: no key is left that <c>serve</c> would load
+    /// and then fail every signature with.
+    /// </summary>
+    private static void RemoveUnlessTokenSignsLikeUs(ISession session, IObjectHandle handle, byte[] secret, Pkcs11KeySettings settings)
+    {
+        var expected = HMACSHA256.HashData(secret, HmacTestMessage);
+        byte[]? actual = null;
+        SignerException? refused = null;
+        try
+        {
+            try
+            {
+                using var mechanism = Pkcs11Module.Factories.MechanismFactory.Create(CKM.CKM_SHA256_HMAC);
+                actual = session.Sign(mechanism, handle, HmacTestMessage);
+            }
+            catch (Pkcs11Exception e)
+            {
+                refused = Pkcs11Errors.Map(e, "a test HMAC-SHA256 signature in the token");
+            }
+            if (actual is not null && CryptographicOperations.FixedTimeEquals(actual, expected))
+            {
+                return;
+            }
+            var why = refused?.Message ?? "its HMAC-SHA256 of a test message differs from the one computed from the same secret in this process";
+            string removed;
+            try
+            {
+                session.DestroyObject(handle);
+                removed = "The imported object was destroyed again: nothing was left in the token";
+            }
+            catch (Pkcs11Exception e)
+            {
+                removed = $"Destroying the imported object failed ({e.RV}): delete the secret key labelled '{settings.KeyLabel}' by hand (pkcs11-tool --login --delete-object --type secrkey --label ...)";
+            }
+            throw new SignerException(ErrorKind.Configuration, "TOKEN_CANNOT_USE_SECRET",
+                $"{settings.TokenDescription} cannot sign with this {secret.Length}-byte HMAC secret; {why}. {removed}",
+                refused?.Metadata, refused);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(expected);
+            if (actual is not null)
+            {
+                CryptographicOperations.ZeroMemory(actual);
+            }
         }
     }
 
@@ -150,19 +218,30 @@ internal static class Pkcs11Admin
         }
     }
 
-    /// <summary>Never shadow a key: two objects with one label would make the signer refuse to start (AMBIGUOUS_KEY).</summary>
-    private static void RefuseExisting(ISession session, Pkcs11KeySettings settings)
+    /// <summary>
+    /// Never shadow a key: two keys with one label, or with one CKA_ID, would make the signer refuse
+    /// to start (AMBIGUOUS_KEY) when the key is named by that label or ID. Public keys count too:
+    /// a second public key with the ID could be the one <c>pubkey</c> prints.
+    /// </summary>
+    private static void RefuseExisting(ISession session, Pkcs11KeySettings settings, byte[] id)
     {
-        var byLabel = settings with { KeyIdHex = null };
-        var existing = Pkcs11Objects.Find(session, byLabel, CKO.CKO_PRIVATE_KEY).Count
-            + Pkcs11Objects.Find(session, byLabel, CKO.CKO_SECRET_KEY).Count
-            + Pkcs11Objects.Find(session, byLabel, CKO.CKO_PUBLIC_KEY).Count;
-        if (existing > 0)
+        if (CountKeys(session, settings with { KeyIdHex = null }) > 0)
         {
             throw new SignerException(ErrorKind.InvalidRequest, "KEY_EXISTS",
                 $"{settings.TokenDescription} already holds a key labelled '{settings.KeyLabel}'; choose another --key-label");
         }
+        var idHex = Convert.ToHexStringLower(id);
+        if (CountKeys(session, settings with { KeyLabel = null, KeyIdHex = idHex }) > 0)
+        {
+            throw new SignerException(ErrorKind.InvalidRequest, "KEY_ID_EXISTS",
+                $"{settings.TokenDescription} already holds a key with CKA_ID {idHex}; choose another --key-id, or leave it out for a random one");
+        }
     }
+
+    private static int CountKeys(ISession session, Pkcs11KeySettings settings) =>
+        Pkcs11Objects.Find(session, settings, CKO.CKO_PRIVATE_KEY).Count
+        + Pkcs11Objects.Find(session, settings, CKO.CKO_SECRET_KEY).Count
+        + Pkcs11Objects.Find(session, settings, CKO.CKO_PUBLIC_KEY).Count;
 
     private static T WithSession<T>(Pkcs11KeySettings settings, ILogger log, Func<ISession, T> action)
     {

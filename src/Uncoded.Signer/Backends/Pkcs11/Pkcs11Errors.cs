@@ -42,6 +42,8 @@ internal static class Pkcs11Errors
                 "the token failed the operation"),
             CKR.CKR_KEY_FUNCTION_NOT_PERMITTED or CKR.CKR_KEY_TYPE_INCONSISTENT => (ErrorKind.Configuration, "KEY_CANNOT_SIGN",
                 "the token does not allow this key to sign with this mechanism (check CKA_SIGN and the key type)"),
+            CKR.CKR_KEY_SIZE_RANGE => (ErrorKind.Configuration, "KEY_SIZE_NOT_SUPPORTED",
+                "the token refuses this key's size for this mechanism (SoftHSM: HMAC-SHA256 keys under 32 bytes); use a key of a size the token supports"),
             CKR.CKR_MECHANISM_INVALID or CKR.CKR_MECHANISM_PARAM_INVALID => (ErrorKind.Configuration, "MECHANISM_NOT_SUPPORTED",
                 "the token does not support the signing mechanism for this key"),
             CKR.CKR_CRYPTOKI_ALREADY_INITIALIZED => (ErrorKind.Internal, "PKCS11_ALREADY_INITIALIZED",
