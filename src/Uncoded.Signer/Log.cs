@@ -9,6 +9,12 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Warning, "Refused peer pid={Pid} uid={Uid} gid={Gid}: not in the allowlist")]
     public static partial void PeerRefused(ILogger logger, int pid, uint uid, uint gid);
 
+    [LoggerMessage(10, LogLevel.Warning, "Refused peer uid={Uid}: more than {PerMinute} connections this minute; the rest of the minute is counted, not logged one by one")]
+    public static partial void PeerRefusalsSilenced(ILogger logger, uint uid, int perMinute);
+
+    [LoggerMessage(11, LogLevel.Warning, "Refused peer uid={Uid}: {Count} connections refused in the previous minute")]
+    public static partial void PeerRefusalsCounted(ILogger logger, uint uid, int count);
+
     [LoggerMessage(3, LogLevel.Warning, "Refused peer: credentials unavailable ({Detail})")]
     public static partial void PeerUnknown(ILogger logger, string detail);
 

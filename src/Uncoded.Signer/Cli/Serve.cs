@@ -83,6 +83,7 @@ internal static class Serve
             o.EnableDetailedErrors = false;
         });
         builder.WebHost.ConfigureKestrel(k => UnixSocketTransport.Configure(k, settings, bootLoggers));
+        builder.WebHost.UseSockets(o => o.Backlog = UnixSocketTransport.Backlog);
 
         await using var app = builder.Build();
         app.MapGrpcService<SignerService>();
@@ -90,7 +91,6 @@ internal static class Serve
         await UnixSocketTransport.BindWithUmaskAsync(() => app.StartAsync(cancellationToken)).ConfigureAwait(false);
         try
         {
-            File.SetUnixFileMode(settings.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
             Log.Listening(bootLog, settings.SocketPath, string.Join(",", settings.Keys.Keys),
                 string.Join(",", settings.AllowedUids), string.Join(",", settings.AllowedGids));
             await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -121,6 +121,8 @@ internal static class Serve
         // ASP.NET Core and gRPC log every request at Information: a synchronous console write per
         // signature. The signer logs its own events.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // One warning per connection over MaxConnections: a flood would flood the log too.
+        logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
         logging.AddFilter("Grpc", LogLevel.Warning);
     }
 

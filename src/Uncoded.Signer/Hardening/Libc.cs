@@ -74,6 +74,9 @@ internal static partial class Libc
     public static partial uint getuid();
 
     [LibraryImport("libc")]
+    public static partial uint geteuid();
+
+    [LibraryImport("libc")]
     public static partial uint getgid();
 
     [LibraryImport("libc")]

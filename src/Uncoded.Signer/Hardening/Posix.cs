@@ -17,16 +17,23 @@ internal static partial class Posix
     }
 
     /// <summary>True when <paramref name="path"/> is a regular file, following symbolic links (not a FIFO, device or directory).</summary>
-    public static bool IsRegularFile(string path) => Stat(path, follow: true, out var mode) && (mode & S_IFMT) == S_IFREG;
+    public static bool IsRegularFile(string path) => Stat(path, follow: true, out var mode, out _) && (mode & S_IFMT) == S_IFREG;
 
-    private static bool Lstat(string path, out uint mode) => Stat(path, follow: false, out mode);
+    /// <summary>Mode (type and permission bits, sticky included) and owner of <paramref name="path"/>, following links; false if it cannot be stat'ed.</summary>
+    public static bool TryStat(string path, out uint mode, out uint uid) => Stat(path, follow: true, out mode, out uid);
 
-    private static unsafe bool Stat(string path, bool follow, out uint mode)
+    public const uint StickyBit = 0x200;
+
+    private static bool Lstat(string path, out uint mode) => Stat(path, follow: false, out mode, out _);
+
+    private static unsafe bool Stat(string path, bool follow, out uint mode, out uint uid)
     {
-        // struct statx: stx_mode is a u16 at offset 28. AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE = 1.
+        // struct statx: stx_uid is a u32 at offset 20, stx_mode a u16 at offset 28.
+        // AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_TYPE | STATX_MODE | STATX_UID = 1 | 2 | 8.
         var buffer = stackalloc byte[256];
-        var rc = statx(-100, path, follow ? 0 : 0x100, 1, buffer);
+        var rc = statx(-100, path, follow ? 0 : 0x100, 1 | 2 | 8, buffer);
         mode = rc == 0 ? *(ushort*)(buffer + 28) : 0u;
+        uid = rc == 0 ? *(uint*)(buffer + 20) : uint.MaxValue;
         return rc == 0;
     }
 

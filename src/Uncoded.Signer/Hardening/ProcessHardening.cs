@@ -48,29 +48,76 @@ internal static class ProcessHardening
     /// log directory or guard state directory: whoever can write them can swap the socket, the
     /// configuration, the log or the rolling totals. Directories that do not exist yet are created 0700 later.
     /// </summary>
+    /// <remarks>
+    /// Like ssh's StrictModes: each of them, and every directory above it up to /, must belong to
+    /// root or to the signer's user and must not be writable by group or others (a directory
+    /// above may be, with the sticky bit, as /tmp is: others cannot rename or delete what is in
+    /// it). Whoever can write a directory above can rename the audit or state directory away and
+    /// reset the rolling caps, or swap the config.
+    /// </remarks>
     public static void CheckPermissions(FileInfo configFile, SignerSettings settings)
     {
         var problems = new List<string>();
-        if ((File.GetUnixFileMode(configFile.FullName) & WritableByOthers) != 0)
-        {
-            problems.Add($"config file '{configFile.FullName}' is writable by group or others");
-        }
+        var self = Libc.geteuid();
+        CheckOwnedAndClosed("config file", configFile.FullName, self, problems);
         foreach (var (what, directory) in new[]
         {
             ("socket directory", Path.GetDirectoryName(settings.SocketPath)!),
             ("audit log directory", Path.GetDirectoryName(Path.GetFullPath(settings.AuditPath))!),
-            ("guard state directory", settings.StateDirectory),
+            ("guard state directory", Path.GetFullPath(settings.StateDirectory)),
         })
         {
-            if (Directory.Exists(directory) && (File.GetUnixFileMode(directory) & WritableByOthers) != 0)
+            if (Directory.Exists(directory))
             {
-                problems.Add($"{what} '{directory}' is writable by group or others");
+                CheckOwnedAndClosed(what, directory, self, problems);
+            }
+        }
+        var checkedAbove = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in new[] { configFile.FullName, settings.SocketPath, Path.GetFullPath(settings.AuditPath), Path.GetFullPath(settings.StateDirectory) })
+        {
+            for (var above = Path.GetDirectoryName(path); above is not null; above = Path.GetDirectoryName(above))
+            {
+                if (!checkedAbove.Add(above) || !Directory.Exists(above))
+                {
+                    continue;
+                }
+                if (!Posix.TryStat(above, out var mode, out var owner))
+                {
+                    problems.Add($"'{above}' cannot be checked");
+                }
+                else if (owner != 0 && owner != self)
+                {
+                    problems.Add($"'{above}' (above the {Describe(path, configFile, settings)}) belongs to uid {owner}, not to root or the signer (uid {self})");
+                }
+                else if ((mode & (uint)WritableByOthers) != 0 && (mode & Posix.StickyBit) == 0)
+                {
+                    problems.Add($"'{above}' (above the {Describe(path, configFile, settings)}) is writable by group or others without the sticky bit");
+                }
             }
         }
         if (problems.Count > 0)
         {
             throw new SignerException(ErrorKind.Configuration, "BAD_PERMISSIONS",
-                string.Join("; ", problems) + "; fix with chmod go-w");
+                string.Join("; ", problems) + "; fix with chmod go-w / chown (each, and every directory above, must be root's or the signer's, not writable by others)");
+        }
+    }
+
+    private static string Describe(string path, FileInfo configFile, SignerSettings settings) =>
+        path == configFile.FullName ? "config file" : path == settings.SocketPath ? "socket" : path == Path.GetFullPath(settings.AuditPath) ? "audit log" : "guard state";
+
+    private static void CheckOwnedAndClosed(string what, string path, uint self, List<string> problems)
+    {
+        if (!Posix.TryStat(path, out var mode, out var owner))
+        {
+            problems.Add($"{what} '{path}' cannot be checked");
+        }
+        else if ((mode & (uint)WritableByOthers) != 0)
+        {
+            problems.Add($"{what} '{path}' is writable by group or others");
+        }
+        else if (owner != 0 && owner != self)
+        {
+            problems.Add($"{what} '{path}' belongs to uid {owner}, not to root or the signer (uid {self})");
         }
     }
 

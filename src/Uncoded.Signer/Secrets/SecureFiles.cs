@@ -31,6 +31,11 @@ internal static class SecureFiles
             throw new SignerException(ErrorKind.Configuration, "FILE_PERMISSIONS",
                 $"{what} '{path}' is accessible by group or others (mode {Convert.ToString((int)info.UnixFileMode, 8)}); run: chmod 600 '{path}'");
         }
+        if (!Posix.IsRegularFile(path))
+        {
+            // A FIFO or device would block start-up or feed it without end.
+            throw new SignerException(ErrorKind.Configuration, "FILE_UNREADABLE", $"{what} '{path}' is not a regular file");
+        }
         if (info.Length > maxLength)
         {
             throw new SignerException(ErrorKind.Configuration, "FILE_TOO_LARGE", $"{what} '{path}' is larger than {maxLength} bytes");

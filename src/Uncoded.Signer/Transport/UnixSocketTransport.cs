@@ -17,6 +17,21 @@ internal static class UnixSocketTransport
     public const int MaxRequestBytes = 5 * 1024;
     public const int MaxBodyBytes = 16 * 1024;
 
+    /// <summary>
+    /// Open connections at most (refused peers included, until their check closes them). Kestrel
+    /// closes connections over it at once, so a flood cannot use up the process's descriptors
+    /// (at the limit, accept() failing with EMFILE in a loop took the process down).
+    /// </summary>
+    public const int MaxConnections = 256;
+
+    /// <summary>
+    /// Pending connections the kernel queues (Kestrel's default is 512). Kestrel accepts a queued
+    /// connection before it can refuse it, so open descriptors peak at about the runtime's own
+    /// (~190) + <see cref="MaxConnections"/> + this, well under a 1,024 limit (the runtime aborts
+    /// when it runs out of descriptors).
+    /// </summary>
+    public const int Backlog = 64;
+
     public static void Configure(KestrelServerOptions kestrel, SignerSettings settings, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("Uncoded.Signer.PeerGuard");
@@ -25,6 +40,8 @@ internal static class UnixSocketTransport
         // limit is the backstop that resets anything larger without buffering it.
         kestrel.Limits.MaxRequestBodySize = MaxBodyBytes;
         kestrel.Limits.MaxRequestHeadersTotalSize = 8 * 1024;
+        kestrel.Limits.MaxConcurrentConnections = MaxConnections;
+        kestrel.Limits.MaxConcurrentUpgradedConnections = 0;
         kestrel.ListenUnixSocket(settings.SocketPath, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
@@ -52,7 +69,7 @@ internal static class UnixSocketTransport
         }
         if (!settings.AllowedUids.Contains(peer.Uid) && !settings.AllowedGids.Contains(peer.Gid))
         {
-            Log.PeerRefused(logger, peer.Pid, peer.Uid, peer.Gid);
+            RefusedPeers.Log(logger, peer, TimeProvider.System);
             context.Abort(new ConnectionAbortedException("peer not allowed"));
             return Task.CompletedTask;
         }
@@ -84,11 +101,18 @@ internal static class UnixSocketTransport
         {
             probe.Connect(new UnixDomainSocketEndPoint(path));
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
+            // Nobody listens: a signer that died without cleaning up.
             File.Delete(path);
             Log.StaleSocketRemoved(logger, path);
             return;
+        }
+        catch (SocketException e)
+        {
+            // EACCES and the like: it may well be alive (another user's); never delete what we cannot probe.
+            throw new SignerException(ErrorKind.Configuration, "SOCKET_PATH_IN_USE",
+                $"'{path}' is a socket this signer cannot probe ({e.SocketErrorCode}): it may be another process's; remove it by hand if it is stale");
         }
         throw new SignerException(ErrorKind.Configuration, "SOCKET_IN_USE",
             $"another process is already listening on '{path}'; stop it first or choose another Signer:SocketPath");

@@ -150,6 +150,79 @@ public sealed class SocketTests
         }
     }
 
+    [Fact]
+    public async Task RefusedPeerFlood_LoggedTenTimesAMinute_ThenCounted()
+    {
+        var (dir, signer) = await StartAsync(prepare: d => File.SetUnixFileMode(d.Path, (UnixFileMode)0b111_101_101));
+        using (dir)
+        await using (signer)
+        {
+            // 50 connections from a uid that is not allowed (group 0 lets it open the 0660 socket).
+            const string Flood = "import socket, sys\nfor _ in range(50):\n    s = socket.socket(socket.AF_UNIX)\n    s.connect(sys.argv[1])\n    s.recv(1)\n    s.close()\n";
+            var result = await Run.ProcessAsync("setpriv", ["--reuid=65534", "--regid=65534", "--groups=0", "--", "/usr/bin/python3", "-c", Flood, signer.SocketPath]);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            await WaitUntilAsync(() => signer.Log.Contains("the rest of the minute is counted", StringComparison.Ordinal));
+            var logged = System.Text.RegularExpressions.Regex.Matches(signer.Log, @"Refused peer pid=\d+ uid=65534").Count;
+            // Ten a minute (twenty if the flood straddled a minute boundary), not fifty.
+            Assert.InRange(logged, 10, 20);
+            await SignExampleAsync(signer);
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionFlood_OverTheDescriptorLimit_SignerSurvivesAndServes()
+    {
+        // 1,500 idle connections against a signer allowed 1,024 descriptors: it keeps at most 256 open.
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "hmac.sealed");
+        var configPath = dir.Write("signer.json", System.Text.Json.JsonSerializer.Serialize(new
+        {
+            Signer = TestKeys.Config(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["main"] = key }),
+        }));
+        await using var signer = await SignerProcess.StartWithConfigAsync(configPath, dir.File("s.sock"), wrapper: ["prlimit", "--nofile=1024:1024", "--"]);
+        var held = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < 1500; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                held.Add(socket);
+                socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(signer.SocketPath));
+            }
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.False(signer.HasExited, signer.Log);
+        }
+        finally
+        {
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+        // Once Kestrel has seen the flood's connections close (a moment), it serves again.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await SignExampleAsync(signer);
+                break;
+            }
+            catch (SignerRefusedException) when (attempt < 50)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(condition(), "timed out");
+    }
+
     public static TheoryData<string, string, string, byte[], StatusCode, string> BadRequests => new()
     {
         { "main", "POST", "/api/v3/order", [], StatusCode.InvalidArgument, "EMPTY_PAYLOAD" },

@@ -112,6 +112,59 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task Serve_AuditDirectoryOwnedBySomeoneElse_RefusesToStart()
+    {
+        // Mode 0700 passes a mode check; its owner (nobody) could still plant links in it.
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var auditDir = Directory.CreateDirectory(dir.File("audit")).FullName;
+        File.SetUnixFileMode(auditDir, (UnixFileMode)0b111_000_000);
+        var chown = await Run.ProcessAsync("chown", ["65534", auditDir]);
+        Assert.True(chown.ExitCode == 0, chown.ToString());
+        var config = TestKeys.ConfigWithGuard(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = key }, TestKeys.TestGuard,
+            auditPath: Path.Combine(auditDir, "audit.log"));
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains($"audit log directory '{auditDir}' belongs to uid 65534, not to root or the signer", signer.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_DirectoryAboveTheStateWritableByOthers_RefusesToStart_StickyIsFine()
+    {
+        // Whoever can write a directory above could rename the audit and state directories away
+        // and reset the rolling caps. With the sticky bit (like /tmp) they cannot.
+        using var dir = new TempDir();
+        var key = TestKeys.SealHmac(dir, "k.sealed");
+        var shared = Directory.CreateDirectory(dir.File("shared")).FullName;
+        var run = Directory.CreateDirectory(Path.Combine(shared, "run")).FullName;
+        File.SetUnixFileMode(run, (UnixFileMode)0b111_000_000);
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+        var config = TestKeys.Config(Path.Combine(run, "s.sock"), new Dictionary<string, (string, string)> { ["k"] = key });
+        await using (var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false))
+        {
+            Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains($"'{shared}' (above the socket) is writable by group or others without the sticky bit", signer.Log, StringComparison.Ordinal);
+        }
+        File.SetUnixFileMode(shared, (UnixFileMode)0b1_111_111_111);
+        await using var sticky = await SignerProcess.StartAsync(dir, config);
+        Assert.DoesNotContain("BAD_PERMISSIONS", sticky.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_PassphraseFileIsAFifo_RefusesToStart_NoHang()
+    {
+        using var dir = new TempDir();
+        var (sealedPath, passphrasePath) = TestKeys.SealHmac(dir, "k.sealed");
+        File.Delete(passphrasePath);
+        var mkfifo = await Run.ProcessAsync("mkfifo", ["-m", "600", passphrasePath]);
+        Assert.True(mkfifo.ExitCode == 0, mkfifo.ToString());
+        var config = TestKeys.Config(dir.File("s.sock"), new Dictionary<string, (string, string)> { ["k"] = (sealedPath, passphrasePath) });
+        await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false);
+        Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("is not a regular file", signer.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_AuditDirectoryWritableByGroup_RefusesToStart()
     {
         using var dir = new TempDir();
