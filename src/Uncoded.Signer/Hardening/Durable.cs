@@ -121,29 +121,49 @@ internal static class Durable
         }
     }
 
-    /// <summary>Opens a file that, if created, is born 0600 (no umask window). Unbuffered: use its handle with RandomAccess.</summary>
-    public static FileStream OpenPrivate(string path, FileMode mode, FileAccess access) => new(path, new FileStreamOptions
+    /// <summary>
+    /// Opens a file that, if created, is born 0600 (no umask window). Unbuffered: use its handle
+    /// with RandomAccess. A symbolic link is refused: the signer writes its own files only, never
+    /// wherever a link planted in its directory points.
+    /// </summary>
+    public static FileStream OpenPrivate(string path, FileMode mode, FileAccess access)
     {
-        Mode = mode,
-        Access = access,
-        Share = FileShare.Read,
-        BufferSize = 0,
-        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-    });
+        RefuseLink(path);
+        return new(path, new FileStreamOptions
+        {
+            Mode = mode,
+            Access = access,
+            Share = FileShare.Read,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+    }
+
+    private static void RefuseLink(string path)
+    {
+        if (new FileInfo(path).LinkTarget is not null)
+        {
+            throw new IOException($"'{path}' is a symbolic link; the signer only opens its own files there");
+        }
+    }
 
     /// <summary>
     /// Holds an exclusive advisory lock (flock, taken by .NET for FileShare.None) on
     /// <paramref name="lockPath"/> until disposed, so two signers never write the same log or
     /// state. Throws <see cref="IOException"/> when another process holds it.
     /// </summary>
-    public static FileStream Lock(string lockPath) => new(lockPath, new FileStreamOptions
+    public static FileStream Lock(string lockPath)
     {
-        Mode = FileMode.OpenOrCreate,
-        Access = FileAccess.ReadWrite,
-        Share = FileShare.None,
-        BufferSize = 0,
-        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-    });
+        RefuseLink(lockPath);
+        return new(lockPath, new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+    }
 
     /// <summary>Creates <paramref name="directory"/> 0700 if missing.</summary>
     public static void EnsurePrivateDirectory(string directory)

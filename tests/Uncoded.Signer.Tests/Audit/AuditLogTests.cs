@@ -194,6 +194,21 @@ public sealed class AuditLifecycleTests
         Assert.Equal(1, signer.AuditLines().Count(l => l.Contains("\"genesis\"", StringComparison.Ordinal)));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(".lock")]
+    public void Open_LogOrLockIsASymbolicLink_RefusedAndTheTargetUntouched(string suffix)
+    {
+        using var dir = new TempDir();
+        var path = dir.File("audit.log");
+        var target = dir.Write("elsewhere", "someone else's file\n");
+        File.CreateSymbolicLink(path + suffix, target);
+        var e = Assert.Throws<Service.SignerException>(() =>
+            Signer.Audit.AuditLog.Open(path, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance));
+        Assert.Contains("is a symbolic link", e.Message, StringComparison.Ordinal);
+        Assert.Equal("someone else's file\n", File.ReadAllText(target));
+    }
+
     [Fact]
     public async Task Restart_TailTruncatedMidLine_RefusesToStart()
     {
