@@ -101,6 +101,9 @@ internal static partial class Log
     [LoggerMessage(304, LogLevel.Warning, "{Count} refusals of peer uid {Uid} over the refusal budget were counted, not recorded one by one (reasons {Reasons}); summary record written")]
     public static partial void RefusalsCounted(ILogger logger, uint uid, string count, string reasons);
 
+    [LoggerMessage(208, LogLevel.Warning, "The wall clock is {Seconds} s ahead of the monotonic clock (stepped forward?): the rolling caps age by the monotonic clock until the two agree again (or the signer restarts)")]
+    public static partial void ClockSteppedForward(ILogger logger, long seconds);
+
     // 400-499: process hardening.
     [LoggerMessage(400, LogLevel.Information, "Hardening in effect: {Item}")]
     public static partial void HardeningApplied(ILogger logger, string item);

@@ -135,6 +135,10 @@ internal sealed class AuditLog : IDisposable
                 var header = new LogHeader(bytes.Length, Hash(bytes.AsSpan(0, bytes.Length - 1)), 0, null, null);
                 return new AuditLog(path, lockFile, stream, header.Start, header, time, logger, rotateAtBytes);
             }
+            // A kill -9 may have left the last batch written but not yet flushed: flush it before
+            // anything (the rolling-cap checkpoint) is built on it, so power loss cannot undo it.
+            Durable.DataSync(file);
+            Durable.SyncDirectory(directory);
             var (seq, prevHex) = ReadTail(file, length, path);
             var read = ReadHeader(file, length, path);
             Log.AuditContinued(logger, path, seq);

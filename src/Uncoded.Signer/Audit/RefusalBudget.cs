@@ -8,7 +8,7 @@ namespace Uncoded.Signer.Audit;
 /// Bounds what refusals can cost the audit log. Per peer uid, <c>MaxRefusalsPerMinutePerPeer</c>
 /// refusals are recorded in full (a token bucket); past that a refusal is still answered with its
 /// own reason, but only counted. The counts go into one <see cref="Reason"/> record per peer,
-/// written before that peer's next recorded refusal, every minute, and at shutdown. A compromised
+/// written with that peer's next recorded refusal (a concurrent one may come between), every minute, and at shutdown. A compromised
 /// caller flooding the signer with bad requests cannot fill the disk, and the log still says that
 /// it happened, when, and why the requests were refused.
 /// </summary>

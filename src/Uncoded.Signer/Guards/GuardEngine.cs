@@ -18,12 +18,17 @@ internal sealed class GuardEngine : IDisposable
     private readonly FrozenDictionary<string, KeyState> _keys;
     private readonly CapLedger _ledger;
     private readonly FileStream _lock;
+    private readonly SteadyClock _steady;
+    private readonly ILogger _logger;
+    private int _clockStepLogged;
 
-    private GuardEngine(FrozenDictionary<string, KeyState> keys, CapLedger ledger, FileStream lockFile)
+    private GuardEngine(FrozenDictionary<string, KeyState> keys, CapLedger ledger, FileStream lockFile, TimeProvider time, ILogger logger)
     {
         _keys = keys;
         _ledger = ledger;
         _lock = lockFile;
+        _steady = new SteadyClock(time);
+        _logger = logger;
     }
 
     /// <summary>
@@ -52,10 +57,10 @@ internal sealed class GuardEngine : IDisposable
             foreach (var key in settings.Keys.Values)
             {
                 var window = ledger.Snapshot(key.Id);
-                Log.GuardStateLoaded(logger, key.Id, window.Total(now).ToString(System.Globalization.CultureInfo.InvariantCulture), settings.StateDirectory);
+                Log.GuardStateLoaded(logger, key.Id, window.CountingAt(now).ToString(System.Globalization.CultureInfo.InvariantCulture), settings.StateDirectory);
                 keys[key.Id] = new KeyState(key.Guard, window, now);
             }
-            return new GuardEngine(keys.ToFrozenDictionary(StringComparer.Ordinal), ledger, lockFile);
+            return new GuardEngine(keys.ToFrozenDictionary(StringComparer.Ordinal), ledger, lockFile, time, logger);
         }
         catch
         {
@@ -97,8 +102,9 @@ internal sealed class GuardEngine : IDisposable
             }
             if (notional is { } value)
             {
-                var total = state.Window.Total(nowMs);
-                if (total + value > state.Guard.MaxDailyNotional)
+                // Amounts age by a clock that a forward step of the wall clock cannot push ahead.
+                var total = state.Window.Total(SteadyNow(nowMs));
+                if (value > state.Guard.MaxDailyNotional - total)
                 {
                     return GuardDecision.Deny(ErrorKind.Exhausted, "ROLLING_CAP", "notional-24h",
                         $"{StaticGuards.Money(total)} + {StaticGuards.Money(value)}", StaticGuards.Money(state.Guard.MaxDailyNotional),
@@ -124,6 +130,20 @@ internal sealed class GuardEngine : IDisposable
         {
             state.Window.Release(allowedMs, notional);
         }
+    }
+
+    private long SteadyNow(long wallMs)
+    {
+        var steady = _steady.Now(wallMs);
+        if (_steady.Holding && Interlocked.Exchange(ref _clockStepLogged, 1) == 0)
+        {
+            Log.ClockSteppedForward(_logger, (wallMs - steady) / 1000);
+        }
+        else if (!_steady.Holding)
+        {
+            Volatile.Write(ref _clockStepLogged, 0);
+        }
+        return steady;
     }
 
     private static GuardDecision RateDenied(string rule, int perMinute, string who) =>

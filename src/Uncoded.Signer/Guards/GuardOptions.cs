@@ -65,6 +65,9 @@ internal sealed record GuardSettings(
     public const int MaxRecvWindowBoundMs = 10_000;
     public const int MaxRateBound = 1_000_000;
 
+    /// <summary>Caps at most 10^15 (in the quote asset): sums of a window's buckets can never overflow a decimal.</summary>
+    public const decimal MaxMoney = 1_000_000_000_000_000m;
+
     public static readonly string[] DefaultOrderTypes = ["LIMIT", "LIMIT_MAKER", "MARKET"];
     public static readonly string[] StopOrderTypes = ["STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"];
 
@@ -102,9 +105,9 @@ internal sealed record GuardSettings(
             {
                 problems.Add($"{where}:Symbols: '{symbol}' is not a Binance symbol (upper-case letters and digits)");
             }
-            if (limits.MaxOrderNotional is not > 0)
+            if (limits.MaxOrderNotional is not > 0 || limits.MaxOrderNotional > MaxMoney)
             {
-                problems.Add($"{where}:Symbols:{symbol}:MaxOrderNotional is required and must be > 0");
+                problems.Add($"{where}:Symbols:{symbol}:MaxOrderNotional is required and must be > 0 and at most {MaxMoney}");
             }
             if (limits.MaxQuantity is <= 0)
             {
@@ -116,9 +119,9 @@ internal sealed record GuardSettings(
         {
             problems.Add($"{where}:MaxDailyNotional is required (> 0) when Symbols are configured");
         }
-        if (options.MaxDailyNotional is <= 0)
+        if (options.MaxDailyNotional is <= 0 || options.MaxDailyNotional > MaxMoney)
         {
-            problems.Add($"{where}:MaxDailyNotional must be > 0");
+            problems.Add($"{where}:MaxDailyNotional must be > 0 and at most {MaxMoney}");
         }
         Bound(problems, $"{where}:MaxClockSkewMs", options.MaxClockSkewMs, 1, MaxClockSkewBoundMs);
         Bound(problems, $"{where}:MaxRecvWindowMs", options.MaxRecvWindowMs, 1, MaxRecvWindowBoundMs);

@@ -4,26 +4,49 @@ using System.Text.Json;
 namespace Uncoded.Signer.Guards;
 
 /// <summary>
-/// Notional signed in the last 24 hours, in one-minute buckets. An amount leaves the window one
-/// to two minutes late, never early: the cap errs on the safe side. Not thread-safe: the owner
-/// serialises access.
+/// Notional signed in the last 24 hours, in one-minute buckets: an amount added during minute m
+/// counts until the clock reaches minute m + 1441, i.e. it leaves the window 24 h to 24 h + 1 min
+/// after it was signed, never early (the cap errs on the safe side). A clock stepped back cannot
+/// backdate new amounts (they go into the newest bucket if that is later), and only
+/// <see cref="Total"/> drops buckets: its caller passes a time that a clock stepped forward
+/// cannot push (see <see cref="SteadyClock"/>); <see cref="Add"/> drops nothing newer than two
+/// windows before the newest bucket. Not thread-safe: the owner serialises access.
 /// </summary>
 internal sealed class RollingWindow
 {
     public const long WindowMinutes = 24 * 60;
     private readonly SortedDictionary<long, decimal> _buckets = [];
     private decimal _total;
+    private long _newest = long.MinValue;
 
+    /// <summary>What counts at <paramref name="nowMs"/>; buckets that left the window by then are dropped.</summary>
     public decimal Total(long nowMs)
     {
-        Prune(nowMs / 60_000);
+        Prune(nowMs / 60_000 - WindowMinutes);
         return _total;
+    }
+
+    /// <summary>What counts at <paramref name="nowMs"/>, dropping nothing (for a clock not yet trusted).</summary>
+    public decimal CountingAt(long nowMs)
+    {
+        var from = nowMs / 60_000 - WindowMinutes;
+        var total = 0m;
+        foreach (var (minute, notional) in _buckets)
+        {
+            if (minute >= from)
+            {
+                total += notional;
+            }
+        }
+        return total;
     }
 
     public void Add(long nowMs, decimal notional)
     {
-        var minute = nowMs / 60_000;
-        Prune(minute);
+        var minute = Math.Max(nowMs / 60_000, _newest);
+        _newest = minute;
+        // Memory bound only: far enough back that no clock step within reason reaches it.
+        Prune(minute - 2 * WindowMinutes);
         _buckets[minute] = _buckets.GetValueOrDefault(minute) + notional;
         _total += notional;
     }
@@ -53,7 +76,7 @@ internal sealed class RollingWindow
 
     public RollingWindow Clone()
     {
-        var copy = new RollingWindow { _total = _total };
+        var copy = new RollingWindow { _total = _total, _newest = _newest };
         foreach (var (minute, notional) in _buckets)
         {
             copy._buckets[minute] = notional;
@@ -61,12 +84,13 @@ internal sealed class RollingWindow
         return copy;
     }
 
-    private void Prune(long minute)
+    /// <summary>Drops the buckets before <paramref name="firstKept"/>.</summary>
+    private void Prune(long firstKept)
     {
         while (_buckets.Count > 0)
         {
             var oldest = _buckets.First();
-            if (oldest.Key > minute - WindowMinutes)
+            if (oldest.Key >= firstKept)
             {
                 return;
             }
@@ -101,11 +125,13 @@ internal sealed class RollingWindow
             }
             var notional = decimal.Parse(entry[1].GetString() ?? throw new FormatException("a notional is not a string"),
                 NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
-            if (!window._buckets.TryAdd(entry[0].GetInt64(), notional))
+            var minute = entry[0].GetInt64();
+            if (!window._buckets.TryAdd(minute, notional))
             {
                 throw new FormatException("a minute appears twice");
             }
             window._total += notional;
+            window._newest = Math.Max(window._newest, minute);
         }
         return window;
     }

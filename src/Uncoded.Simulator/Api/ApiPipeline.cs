@@ -10,9 +10,11 @@ using Uncoded.Simulator.Limits;
 namespace Uncoded.Simulator.Api;
 
 /// <summary>
-/// Every API request goes through here, in Binance's order: route → weight (429/418) → injected
-/// 503 → API key, IP, permission, signature, timestamp → parameters → injected delay → order
-/// count → handler → injected fault after execution → JSON answer with the usage headers.
+/// Every API request goes through here, in Binance's order: route → API key, IP, permission (read
+/// from the headers, before any body) → body (at most 64 KiB, else HTTP 413) and parameters →
+/// weight (429/418) → injected 503 → refusal of the key or the parameters → signature, timestamp →
+/// unread parameters → injected delay → order count → handler → injected fault after execution →
+/// JSON answer with the usage headers.
 /// </summary>
 internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
 {
@@ -34,15 +36,12 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
         }
         var state = host.State;
         var ip = Normalize(http.Connection.RemoteIpAddress);
-        RequestParameters? parameters = null;
-        BinanceError? parseError = null;
-        try
+        var (key, parameters, early, unreadable) = await ReadRequestAsync(http, endpoint, state).ConfigureAwait(false);
+        if (unreadable is { } httpStatus)
         {
-            parameters = await RequestParameters.ReadAsync(http.Request, http.RequestAborted).ConfigureAwait(false);
-        }
-        catch (BinanceError e)
-        {
-            parseError = e;
+            http.Response.StatusCode = httpStatus;
+            Log.Answered(logger, method, path, ip.ToString(), httpStatus);
+            return;
         }
 
         var weight = endpoint.CountsWeight ? WeightOf(endpoint, parameters) : 0;
@@ -77,11 +76,11 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
         object body;
         try
         {
-            if (parseError is not null)
+            if (early is not null)
             {
-                throw parseError;
+                throw early;
             }
-            var context = Authorize(http, endpoint, parameters!, state);
+            var context = Authorize(http, endpoint, key, parameters!, state);
             if (fault?.Kind == FaultKind.SlowResponse)
             {
                 // Between the gateway and the engine: a slow request can fall out of its recvWindow here.
@@ -126,12 +125,59 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
         await WriteAsync(http, status, body).ConfigureAwait(false);
     }
 
-    private EndpointContext Authorize(HttpContext http, Endpoint endpoint, RequestParameters parameters, SimulatorState state)
+    /// <summary>
+    /// The API key from the headers first (signed endpoints): the body of a request from an unknown
+    /// caller is never read. Then the body, bounded, and the parameters. A refusal (-2014/-2015,
+    /// -1101) waits until the request's weight is counted. A body that cannot be read is Unreadable:
+    /// the HTTP status to answer without a body (413 when over the bound).
+    /// </summary>
+    private static async Task<(ApiKey? Key, RequestParameters? Parameters, BinanceError? Refusal, int? Unreadable)> ReadRequestAsync(
+        HttpContext http, Endpoint endpoint, SimulatorState state)
     {
         ApiKey? key = null;
+        BinanceError? refusal = null;
         if (endpoint.Security == Security.Signed)
         {
-            key = Authenticator.Identify(http, state.Keys, endpoint.Permission);
+            try
+            {
+                key = Authenticator.Identify(http, state.Keys, endpoint.Permission);
+            }
+            catch (BinanceError e)
+            {
+                refusal = e;
+            }
+        }
+        var form = "";
+        if (refusal is null)
+        {
+            try
+            {
+                form = await RequestParameters.ReadBodyAsync(http.Request, http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException e)
+            {
+                return (key, null, null, e.StatusCode);
+            }
+            if (form is null)
+            {
+                return (key, null, null, StatusCodes.Status413PayloadTooLarge);
+            }
+        }
+        try
+        {
+            var query = http.Request.QueryString.HasValue ? http.Request.QueryString.Value![1..] : "";
+            return (key, RequestParameters.Parse(query, form), refusal, null);
+        }
+        catch (BinanceError e)
+        {
+            return (key, null, refusal ?? e, null);
+        }
+    }
+
+    private EndpointContext Authorize(HttpContext http, Endpoint endpoint, ApiKey? key, RequestParameters parameters, SimulatorState state)
+    {
+        if (key is not null)
+        {
             Authenticator.VerifySigned(key, parameters, host.Clock.UnixMs);
         }
         var read = parameters.Names.Count(endpoint.Parameters.Contains);

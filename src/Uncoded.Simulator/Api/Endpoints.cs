@@ -8,6 +8,8 @@ namespace Uncoded.Simulator.Api;
 /// <summary>The REST surface: Binance Spot paths, parameters, weights and JSON shapes (rest-api.md).</summary>
 internal static class Endpoints
 {
+    private const string SymbolsRange = "^\\[(\"[\\w\\-._&&[^a-z]]{1,50}\"(,\"[\\w\\-._&&[^a-z]]{1,50}\"){0,}){0,1}\\]$";
+
     private static readonly string[] SignedParams = ["timestamp", "recvWindow"];
 
     private static readonly string[] NewOrderParams =
@@ -95,7 +97,10 @@ internal static class Endpoints
         };
     }
 
-    /// <summary>symbol=X or symbols=["X","Y"]; null when neither (all symbols); -1121 for an unknown one.</summary>
+    /// <summary>
+    /// symbol=X or symbols=["X","Y"]; null when neither (all symbols); -1121 for an unknown one. Binance
+    /// matches <c>symbols</c> against a pattern, not a JSON parser: no spaces, no null, upper case only.
+    /// </summary>
     private static HashSet<string>? Symbols(RequestParameters p, Exchange exchange)
     {
         if (p.Has("symbol"))
@@ -107,16 +112,30 @@ internal static class Endpoints
         {
             return null;
         }
-        string[]? names;
-        try
+        var names = SymbolList(list) ?? throw BinanceError.Illegal("symbols", SymbolsRange);
+        var wanted = names.ToHashSet(StringComparer.Ordinal);
+        if (wanted.Count != names.Length)
         {
-            names = JsonSerializer.Deserialize<string[]>(list);
+            throw new BinanceError(-1151, "Symbol is present multiple times in the list.");
         }
-        catch (JsonException)
+        return names.All(exchange.HasSymbol) ? wanted : throw BinanceError.InvalidSymbol();
+    }
+
+    /// <summary>The names of <c>["A","B"]</c> exactly as <see cref="SymbolsRange"/> allows, else null.</summary>
+    private static string[]? SymbolList(string list)
+    {
+        if (list.Length < 2 || list[0] != '[' || list[^1] != ']')
         {
-            throw new BinanceError(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$'.");
+            return null;
         }
-        return names is not null && names.All(exchange.HasSymbol) ? names.ToHashSet(StringComparer.Ordinal) : throw BinanceError.InvalidSymbol();
+        if (list.Length == 2)
+        {
+            return [];
+        }
+        var items = list[1..^1].Split(',');
+        return items.All(i => i.Length >= 2 && i[0] == '"' && i[^1] == '"' && RequestParameters.IsSymbolName(i[1..^1]))
+            ? items.Select(i => i[1..^1]).ToArray()
+            : null;
     }
 
     private static int DepthLimit(RequestParameters p) => (int)Math.Clamp(p.OptionalLong("limit") ?? 100, 1, 5000);
@@ -202,7 +221,7 @@ internal static class Endpoints
         var result = c.State.Exchange.Place(c.Account, request, testOnly);
         if (result is null)
         {
-            return new { };
+            return c.Parameters.Optional("computeCommissionRates") == "true" ? CommissionForOrder() : new { };
         }
         var o = result.Order;
         var response = new Dictionary<string, object>
@@ -240,6 +259,23 @@ internal static class Endpoints
             }).ToList();
         }
         return response;
+    }
+
+    /// <summary>
+    /// What POST /api/v3/order/test answers with computeCommissionRates (rest-api.md "Test new order"):
+    /// the account's rates, zero in the simulator (scenarios have no commission), and no BNB discount.
+    /// </summary>
+    private static object CommissionForOrder()
+    {
+        var zero = Wire.Dec(0);
+        var rates = new { maker = zero, taker = zero };
+        return new
+        {
+            standardCommissionForOrder = rates,
+            specialCommissionForOrder = rates,
+            taxCommissionForOrder = rates,
+            discount = new { enabledForAccount = false, enabledForSymbol = false, discountAsset = "BNB", discount = zero },
+        };
     }
 
     private static (long? OrderId, string? ClientOrderId) OrderRef(RequestParameters p)
@@ -287,11 +323,15 @@ internal static class Endpoints
         var symbol = c.Parameters.Symbol();
         var (orderId, clientOrderId) = OrderRef(c.Parameters);
         var newClientOrderId = OrderParser.ClientOrderId(c.Parameters, "newClientOrderId");
-        if (c.Parameters.Optional("cancelRestrictions") is { } restriction && restriction is not ("ONLY_NEW" or "ONLY_PARTIALLY_FILLED"))
+        // rest-api.md "Regarding cancelRestrictions": the order is canceled only in the named status.
+        var onlyIf = c.Parameters.Optional("cancelRestrictions") switch
         {
-            throw new BinanceError(-1145, "cancelRestrictions has to be either ONLY_NEW or ONLY_PARTIALLY_FILLED.");
-        }
-        return Canceled(c.State.Exchange.Cancel(c.Account, symbol, orderId, clientOrderId), newClientOrderId, c.Now);
+            null => (OrderStatus?)null,
+            "ONLY_NEW" => OrderStatus.New,
+            "ONLY_PARTIALLY_FILLED" => OrderStatus.PartiallyFilled,
+            _ => throw new BinanceError(-1145, "Invalid cancelRestrictions"),
+        };
+        return Canceled(c.State.Exchange.Cancel(c.Account, symbol, orderId, clientOrderId, onlyIf), newClientOrderId, c.Now);
     }
 
     private static object Canceled(OrderView o, string clientOrderId, long now) => new

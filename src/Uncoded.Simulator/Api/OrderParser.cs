@@ -13,18 +13,18 @@ internal static class OrderParser
     public static (NewOrder Order, ResponseType ResponseType) Parse(RequestParameters p, Exchange exchange)
     {
         var symbol = p.Symbol();
-        if (!exchange.HasSymbol(symbol))
-        {
-            throw BinanceError.InvalidSymbol();
-        }
+        var (basePrecision, quotePrecision) = exchange.ReadSymbol(symbol, s => (s.Spec.BaseAssetPrecision, s.Spec.QuoteAssetPrecision));
         var side = p.Side();
         var typeName = p.Required("type");
         var type = EnumWire.ParseType(typeName)
             ?? (StopTypes.Contains(typeName) ? throw BinanceError.Rejected("Unsupported order combination") : throw new BinanceError(-1116, "Invalid orderType."));
         var tif = p.Optional("timeInForce") is { } t ? EnumWire.ParseTif(t) ?? throw new BinanceError(-1115, "Invalid timeInForce.") : (TimeInForce?)null;
-        var quantity = Positive(p, "quantity", "Invalid quantity.");
-        var quote = Positive(p, "quoteOrderQty", "Invalid quoteOrderQty.");
-        var price = Positive(p, "price", "Invalid price.");
+        var quantity = Positive(p, "quantity", basePrecision, "Invalid quantity.");
+        var quote = Positive(p, "quoteOrderQty", quotePrecision, "Invalid quoteOrderQty.");
+        var price = Positive(p, "price", quotePrecision, "Invalid price.");
+        // Well-formed decimals first (-1100), even for the parameters refused below.
+        _ = p.OptionalDecimal("stopPrice", quotePrecision);
+        _ = p.OptionalDecimal("icebergQty", basePrecision);
         foreach (var unsupported in new[] { "stopPrice", "trailingDelta" })
         {
             if (p.Has(unsupported))
@@ -85,8 +85,8 @@ internal static class OrderParser
 
     public static string NewId() => RandomNumberGenerator.GetString(IdAlphabet, 22);
 
-    private static decimal? Positive(RequestParameters p, string name, string invalid) =>
-        p.OptionalDecimal(name) is { } value ? value > 0 ? value : throw BinanceError.Filter(invalid) : null;
+    private static decimal? Positive(RequestParameters p, string name, int precision, string invalid) =>
+        p.OptionalDecimal(name, precision) is { } value ? value > 0 ? value : throw BinanceError.Filter(invalid) : null;
 
     private static void Forbid<T>(T? value, string name)
     {

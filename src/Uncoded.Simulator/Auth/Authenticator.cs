@@ -57,7 +57,8 @@ internal static class Authenticator
         {
             throw BinanceError.Mandatory("signature");
         }
-        if (!key.Verify(parameters.SignedPayload, signature))
+        // BINANCE.md: the signature is appended last; anywhere else it signs nothing Binance checks.
+        if (!parameters.SignatureLast || !key.Verify(parameters.SignedPayload, signature))
         {
             throw BinanceError.Signature();
         }
@@ -105,7 +106,7 @@ internal static class Authenticator
             throw BinanceError.Illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$");
         }
         return window > MaxRecvWindowMs
-            ? throw new BinanceError(-1102, $"'recvWindow' contains unexpected value. Cannot be greater than '{MaxRecvWindowMs}'.")
+            ? throw new BinanceError(-1102, $"'recvWindow' contains unexpected value. Cannot be greater than {MaxRecvWindowMs}.")
             : window;
     }
 }

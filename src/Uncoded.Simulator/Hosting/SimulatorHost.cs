@@ -77,7 +77,7 @@ public sealed class SimulatorHost : IAsyncDisposable
         var host = new SimulatorHost(options.Scenario);
         try
         {
-            host._api = Build(options, options.Port);
+            host._api = Build(options, options.Port, RequestParameters.MaxBodyBytes);
             host._logger = host._api.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Uncoded.Simulator");
             host.Loaded(host.Scenario);
             host._api.Run(new ApiPipeline(host, host._logger).HandleAsync);
@@ -85,7 +85,7 @@ public sealed class SimulatorHost : IAsyncDisposable
             host.BaseAddress = BoundAddress(host._api);
             if (options.ControlPort is { } controlPort)
             {
-                host._control = Build(options, controlPort);
+                host._control = Build(options, controlPort, maxRequestBodyBytes: null);
                 ControlApi.Map(host._control, host);
                 await host._control.StartAsync(cancellationToken).ConfigureAwait(false);
                 host.ControlAddress = BoundAddress(host._control);
@@ -133,7 +133,8 @@ public sealed class SimulatorHost : IAsyncDisposable
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) =>
         _api?.WaitForShutdownAsync(cancellationToken) ?? Task.CompletedTask;
 
-    private static WebApplication Build(SimulatorOptions options, int port)
+    /// <summary>A slim web app on loopback; <paramref name="maxRequestBodyBytes"/> (null: Kestrel's default) bounds what Kestrel reads or drains.</summary>
+    private static WebApplication Build(SimulatorOptions options, int port, long? maxRequestBodyBytes)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -153,7 +154,14 @@ public sealed class SimulatorHost : IAsyncDisposable
         // ASP.NET's request logs carry the full URL, signature included: a replayable credential
         // for the recvWindow. Only the simulator's own events (which never hold one) go below Warning.
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(options.Address, port));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(options.Address, port);
+            if (maxRequestBodyBytes is { } max)
+            {
+                k.Limits.MaxRequestBodySize = max;
+            }
+        });
         return builder.Build();
     }
 

@@ -384,7 +384,8 @@ public sealed class Exchange
         order.Reserved -= amount;
     }
 
-    internal OrderView Cancel(string account, string symbol, long? orderId, string? clientOrderId)
+    /// <summary>Cancels an open order; with <paramref name="onlyIf"/> (cancelRestrictions) only an order in that status.</summary>
+    internal OrderView Cancel(string account, string symbol, long? orderId, string? clientOrderId, OrderStatus? onlyIf = null)
     {
         lock (_gate)
         {
@@ -393,6 +394,10 @@ public sealed class Exchange
             if (order is null || !order.IsOpen)
             {
                 throw new BinanceError(-2011, "Unknown order sent.");
+            }
+            if (onlyIf is { } status && order.Status != status)
+            {
+                throw new BinanceError(-2011, "Order was not canceled due to cancel restrictions.");
             }
             CancelOpen(state, order);
             return OrderView.Of(order);

@@ -53,6 +53,46 @@ public sealed class PipelineClockTests : IDisposable
         await SignExampleNowAsync(pipeline.Value);
     }
 
+    [Fact]
+    public async Task RollingCap_AnOrderAtTheEndOfItsMinute_CountsForAFull24Hours()
+    {
+        // Signed at hh:mm:59.999: still counted 23 h 59 min 0.001 s later (the minute after, it may leave).
+        _clock.Advance(TimeSpan.FromMilliseconds(60_000 - ExampleTimestamp % 60_000 - 1));
+        using var pipeline = Pipeline(maxDaily: 0.1m);
+        await SignExampleNowAsync(pipeline.Value);
+        _clock.Advance(TimeSpan.FromHours(24) - TimeSpan.FromMilliseconds(59_999));
+        Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        await SignExampleNowAsync(pipeline.Value);
+    }
+
+    [Fact]
+    public async Task RollingCap_WallClockSteppedForwardThenBack_OrdersAreNotForgotten()
+    {
+        using var pipeline = Pipeline(maxDaily: 0.1m);
+        await SignExampleNowAsync(pipeline.Value);
+        // A day's step forward (a bad time source): no real time passed, the order still counts.
+        _clock.Step(TimeSpan.FromHours(25));
+        Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+        // Corrected two minutes later.
+        _clock.Step(TimeSpan.FromHours(-25));
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+    }
+
+    [Fact]
+    public async Task RollingCap_SignedWhileTheClockWasBehind_CountsFor24HoursOfRealTime()
+    {
+        using var pipeline = Pipeline(maxDaily: 0.1m);
+        _clock.Step(TimeSpan.FromHours(-1));
+        await SignExampleNowAsync(pipeline.Value);
+        _clock.Step(TimeSpan.FromHours(1));
+        _clock.Advance(TimeSpan.FromHours(23) + TimeSpan.FromMinutes(1));
+        Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+        _clock.Advance(TimeSpan.FromMinutes(61));
+        await SignExampleNowAsync(pipeline.Value);
+    }
+
     private async Task SignExampleNowAsync(SignPipeline pipeline)
     {
         var payload = TestKeys.WithTimestamp(TestKeys.BinanceExamplePayload, _clock.GetUtcNow().ToUnixTimeMilliseconds());
@@ -81,13 +121,25 @@ public sealed class PipelineClockTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    /// <summary>Time that passes (<see cref="Advance"/>: wall and monotonic clocks) or a wall clock that is stepped (<see cref="Step"/>).</summary>
     private sealed class ManualClock(DateTimeOffset now) : TimeProvider
     {
         private DateTimeOffset _now = now;
+        private long _ticks;
 
         public override DateTimeOffset GetUtcNow() => _now;
 
-        public void Advance(TimeSpan by) => _now += by;
+        public override long GetTimestamp() => _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public void Advance(TimeSpan by)
+        {
+            _now += by;
+            _ticks += by.Ticks;
+        }
+
+        public void Step(TimeSpan by) => _now += by;
     }
 
     private sealed class Owned<T>(T value, params IDisposable[] owned) : IDisposable

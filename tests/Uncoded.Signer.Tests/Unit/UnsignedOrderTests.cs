@@ -23,8 +23,9 @@ public sealed class UnsignedOrderTests : IDisposable
         window.Add(T0 + 5 * Minute, 30m);
         window.Release(T0 + 5 * Minute + 10, 30m);
         Assert.Equal(60m, window.Total(T0 + 6 * Minute));
-        // The 60 still leaves 24 h after its own minute, not later.
-        Assert.Equal(0m, window.Total(T0 + RollingWindow.WindowMinutes * Minute));
+        // The 60 leaves 24 h after the end of its own minute (never before 24 h), not later.
+        Assert.Equal(60m, window.Total(T0 + RollingWindow.WindowMinutes * Minute));
+        Assert.Equal(0m, window.Total(T0 + (RollingWindow.WindowMinutes + 1) * Minute));
     }
 
     [Fact]

@@ -7,6 +7,8 @@ namespace Uncoded.Simulator.Tests.Functional;
 /// <summary>exchangeInfo filters enforced on new orders: -1013 with Binance's "Filter failure: X".</summary>
 public sealed class FilterTests
 {
+    private const string DecimalIllegal = "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.";
+
     [Theory]
     [InlineData("side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=50000.005", "Filter failure: PRICE_FILTER")]
     [InlineData("side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.000015&price=50000.00", "Filter failure: LOT_SIZE")]
@@ -63,16 +65,30 @@ public sealed class FilterTests
         Assert.Equal("Filter failure: MAX_NUM_ORDERS", third.Msg);
     }
 
+    /// <summary>rest-api.md "Test new order": <c>{}</c>, or with computeCommissionRates the rates (zero in the simulator).</summary>
     [Fact]
-    public async Task OrderTest_ValidOrder_EmptyAnswerAndNothingExecuted()
+    public async Task OrderTest_ValidOrder_EmptyAnswerOrCommissionRatesAndNothingExecuted()
     {
         var key = TestKeys.Hmac();
         await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
         using var client = new BinanceClient(sim, key);
+        const string order = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1";
 
-        var answer = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1");
+        var answer = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", order);
+        var rates = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", order + "&computeCommissionRates=true");
 
         Assert.Equal((200, "{}"), (answer.Status, answer.Body));
+        Assert.True(rates.Status == 200, rates.ToString());
+        Assert.Equal("21", rates.Header("X-MBX-USED-WEIGHT-1M"));
+        foreach (var group in new[] { "standardCommissionForOrder", "specialCommissionForOrder", "taxCommissionForOrder" })
+        {
+            var rate = rates.Json.GetProperty(group);
+            Assert.Equal(("0.00000000", "0.00000000"), (rate.GetProperty("maker").GetString(), rate.GetProperty("taker").GetString()));
+        }
+        var discount = rates.Json.GetProperty("discount");
+        Assert.False(discount.GetProperty("enabledForAccount").GetBoolean());
+        Assert.Equal("BNB", discount.GetProperty("discountAsset").GetString());
+        Assert.Equal("0.00000000", discount.GetProperty("discount").GetString());
         Assert.Equal(100_000m, sim.Exchange.Balances("trader")["USDT"].Free);
     }
 
@@ -85,8 +101,17 @@ public sealed class FilterTests
     [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&address=x", -1104, "Not all sent parameters were read; read '5' parameter(s) but was sent '6'.")]
     [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.000000001", -1111, "Parameter 'quantity' has too much precision.")]
     [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=100000000000", -1108, "Parameter 'quantity' overflowed.")]
-    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1e3", -1100, "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1e3", -1100, DecimalIllegal)]
     [InlineData("symbol=BTCUSDT&symbol=ETHUSDT&side=BUY&type=MARKET&quantity=1", -1101, "Duplicate values for a parameter detected.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0137000000000000000000000000", -1100, DecimalIllegal)]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0137012345678901234567890123", -1100, DecimalIllegal)]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.000000000000000000001", -1100, DecimalIllegal)]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1000000000000000000000", -1100, DecimalIllegal)]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=100000000000000000000", -1100, DecimalIllegal)]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=10000000000000000000", -1108, "Parameter 'quantity' overflowed.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.00000000000000000001", -1111, "Parameter 'quantity' has too much precision.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&stopPrice=1e3", -1100, "Illegal characters found in parameter 'stopPrice'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")]
+    [InlineData("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&icebergQty=-1", -1100, "Illegal characters found in parameter 'icebergQty'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")]
     public async Task NewOrder_MalformedParameters_RejectedWithBinanceCode(string order, int code, string message)
     {
         var key = TestKeys.Hmac();
@@ -96,5 +121,25 @@ public sealed class FilterTests
         var answer = await client.OrderAsync(order);
 
         Assert.Equal((400, code, message), (answer.Status, answer.Code, answer.Msg));
+    }
+
+    /// <summary>A value within Binance's decimal pattern but finer than the asset's precision is -1111 (baseAssetPrecision for quantity, quoteAssetPrecision for price).</summary>
+    [Fact]
+    public async Task OrderTest_MoreDecimalsThanAssetPrecision_Rejected1111()
+    {
+        var key = TestKeys.Hmac();
+        var scenario = TestScenarios.Market(key);
+        var ltc = scenario.Symbols[1] with { BaseAssetPrecision = 2, QuoteAssetPrecision = 4 };
+        await using var sim = await TestScenarios.StartAsync(scenario with { Symbols = [scenario.Symbols[0], ltc] });
+        using var client = new BinanceClient(sim, key);
+        const string order = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC";
+
+        var quantity = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", order + "&quantity=1.001&price=0.1");
+        var price = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", order + "&quantity=1.01&price=0.10001");
+        var fits = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", order + "&quantity=1.01&price=0.1");
+
+        Assert.Equal((400, -1111, "Parameter 'quantity' has too much precision."), (quantity.Status, quantity.Code, quantity.Msg));
+        Assert.Equal((400, -1111, "Parameter 'price' has too much precision."), (price.Status, price.Code, price.Msg));
+        Assert.Equal((200, "{}"), (fits.Status, fits.Body));
     }
 }

@@ -59,4 +59,33 @@ public sealed class MarketDataTests
         Assert.Equal("LTCBTC", Assert.Single(some.Json.EnumerateArray()).GetProperty("symbol").GetString());
         Assert.Equal("4", answer.Header("X-MBX-USED-WEIGHT-1M"));
     }
+
+    public static TheoryData<string> SymbolsEndpoints => new() { "/api/v3/exchangeInfo", "/api/v3/ticker/24hr", "/api/v3/ticker/price" };
+
+    /// <summary>
+    /// Binance matches <c>symbols</c> against a pattern, not a JSON parser: <c>[null]</c>, a space after
+    /// the comma or a lower-case name is -1100; a name twice is -1151 (errors.md). Never HTTP 500.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SymbolsEndpoints))]
+    public async Task SymbolsList_MalformedOrRepeated_Rejected1100Or1151(string path)
+    {
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market());
+        using var client = new BinanceClient(sim);
+        Task<Answer> Ask(string symbols) => client.PublicAsync($"{path}?symbols={Uri.EscapeDataString(symbols)}");
+
+        var nulls = await Ask("[null]");
+        var spaced = await Ask("[\"BTCUSDT\", \"LTCBTC\"]");
+        var lower = await Ask("[\"btcusdt\"]");
+        var twice = await Ask("[\"BTCUSDT\",\"BTCUSDT\"]");
+        var fine = await Ask("[\"BTCUSDT\",\"LTCBTC\"]");
+
+        const string illegal = "Illegal characters found in parameter 'symbols'; legal range is "
+            + "'^\\[(\"[\\w\\-._&&[^a-z]]{1,50}\"(,\"[\\w\\-._&&[^a-z]]{1,50}\"){0,}){0,1}\\]$'.";
+        Assert.Equal((400, -1100, illegal), (nulls.Status, nulls.Code, nulls.Msg));
+        Assert.Equal((400, -1100), (spaced.Status, spaced.Code));
+        Assert.Equal((400, -1100), (lower.Status, lower.Code));
+        Assert.Equal((400, -1151, "Symbol is present multiple times in the list."), (twice.Status, twice.Code, twice.Msg));
+        Assert.Equal(200, fine.Status);
+    }
 }

@@ -7,27 +7,11 @@ namespace Uncoded.Simulator.Tests.Functional;
 /// Matching against the test book: asks 60001×0.5, 60002×0.5, 60003×1; bids 59999×0.5, 59998×0.5,
 /// 59997×1 (owned by the market maker); the trader holds 100000 USDT and 10 BTC.
 /// </summary>
-public sealed class MatchingTests : IAsyncLifetime
+public sealed class MatchingTests : MarketTest
 {
-    private readonly TestKey _key = TestKeys.Hmac();
-    private Hosting.SimulatorHost _sim = null!;
-    private BinanceClient _client = null!;
+    private decimal Free(string account, string asset) => Sim.Exchange.Balances(account)[asset].Free;
 
-    public async Task InitializeAsync()
-    {
-        _sim = await TestScenarios.StartAsync(TestScenarios.Market(_key));
-        _client = new BinanceClient(_sim, _key);
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _sim.DisposeAsync();
-    }
-
-    private decimal Free(string account, string asset) => _sim.Exchange.Balances(account)[asset].Free;
-
-    private decimal Locked(string account, string asset) => _sim.Exchange.Balances(account)[asset].Locked;
+    private decimal Locked(string account, string asset) => Sim.Exchange.Balances(account)[asset].Locked;
 
     private static List<(string Price, string Qty)> Fills(Answer answer) =>
         answer.Json.GetProperty("fills").EnumerateArray().Select(f => (f.GetProperty("price").GetString()!, f.GetProperty("qty").GetString()!)).ToList();
@@ -37,8 +21,8 @@ public sealed class MatchingTests : IAsyncLifetime
     {
         var makerUsdtBefore = Free(Market.Exchange.MarketMaker, "USDT");
 
-        var answer = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1.2");
-        var depth = await _client.PublicAsync("/api/v3/depth?symbol=BTCUSDT&limit=5");
+        var answer = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1.2");
+        var depth = await Client.PublicAsync("/api/v3/depth?symbol=BTCUSDT&limit=5");
 
         Assert.True(answer.Status == 200, answer.ToString());
         Assert.Equal("FILLED", answer.Get("status"));
@@ -56,7 +40,7 @@ public sealed class MatchingTests : IAsyncLifetime
     [Fact]
     public async Task MarketBuy_QuoteOrderQty_SpendsAtMostQuoteInWholeSteps()
     {
-        var answer = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=100");
+        var answer = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=100");
 
         Assert.Equal("FILLED", answer.Get("status"));
         Assert.Equal("0.00166000", answer.Get("executedQty"));
@@ -69,7 +53,7 @@ public sealed class MatchingTests : IAsyncLifetime
     [Fact]
     public async Task MarketSell_Quantity_HitsBidsBestFirst()
     {
-        var answer = await _client.OrderAsync("symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.7");
+        var answer = await Client.OrderAsync("symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.7");
 
         Assert.Equal([("59999.00000000", "0.50000000"), ("59998.00000000", "0.20000000")], Fills(answer));
         Assert.Equal(9.3m, Free("trader", "BTC"));
@@ -79,11 +63,11 @@ public sealed class MatchingTests : IAsyncLifetime
     [Fact]
     public async Task LimitBuyGtc_CrossesPartially_RestsRemainderThenCancelReleasesFunds()
     {
-        var placed = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.8&price=60001.50&newClientOrderId=partial-1");
-        var open = await _client.SignedAsync(HttpMethod.Get, "/api/v3/openOrders", "symbol=BTCUSDT");
+        var placed = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.8&price=60001.50&newClientOrderId=partial-1");
+        var open = await Client.SignedAsync(HttpMethod.Get, "/api/v3/openOrders", "symbol=BTCUSDT");
         var lockedWhileOpen = Locked("trader", "USDT");
-        var canceled = await _client.SignedAsync(HttpMethod.Delete, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=partial-1");
-        var queried = await _client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=partial-1");
+        var canceled = await Client.SignedAsync(HttpMethod.Delete, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=partial-1");
+        var queried = await Client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=partial-1");
 
         Assert.Equal("PARTIALLY_FILLED", placed.Get("status"));
         Assert.Equal([("60001.00000000", "0.50000000")], Fills(placed));
@@ -100,31 +84,31 @@ public sealed class MatchingTests : IAsyncLifetime
     [Fact]
     public async Task LimitFok_NotFullyFillable_ExpiredWithoutTrades()
     {
-        var answer = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=FOK&quantity=1.5&price=60002.00");
+        var answer = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=FOK&quantity=1.5&price=60002.00");
 
         Assert.Equal("EXPIRED", answer.Get("status"));
         Assert.Equal("0.00000000", answer.Get("executedQty"));
         Assert.Empty(Fills(answer));
-        Assert.Equal(new Market.AssetBalance(100_000m, 0m), _sim.Exchange.Balances("trader")["USDT"]);
+        Assert.Equal(new Market.AssetBalance(100_000m, 0m), Sim.Exchange.Balances("trader")["USDT"]);
     }
 
     [Fact]
     public async Task LimitIoc_PartiallyFillable_ExpiresRestAfterFill()
     {
-        var answer = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.7&price=60001.00");
-        var open = await _client.SignedAsync(HttpMethod.Get, "/api/v3/openOrders", "symbol=BTCUSDT");
+        var answer = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.7&price=60001.00");
+        var open = await Client.SignedAsync(HttpMethod.Get, "/api/v3/openOrders", "symbol=BTCUSDT");
 
         Assert.Equal("EXPIRED", answer.Get("status"));
         Assert.Equal("0.50000000", answer.Get("executedQty"));
         Assert.Equal("[]", open.Body);
-        Assert.Equal(new Market.AssetBalance(100_000m - (0.5m * 60001m), 0m), _sim.Exchange.Balances("trader")["USDT"]);
+        Assert.Equal(new Market.AssetBalance(100_000m - (0.5m * 60001m), 0m), Sim.Exchange.Balances("trader")["USDT"]);
     }
 
     [Fact]
     public async Task LimitMaker_WouldTake_Rejected2010()
     {
-        var crossing = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.1&price=60001.00");
-        var resting = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.1&price=60000.00");
+        var crossing = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.1&price=60001.00");
+        var resting = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.1&price=60000.00");
 
         Assert.Equal((-2010, "Order would immediately match and take."), (crossing.Code, crossing.Msg));
         Assert.Equal(200, resting.Status);
@@ -134,7 +118,7 @@ public sealed class MatchingTests : IAsyncLifetime
     [Fact]
     public async Task MarketBuy_MoreThanBalance_Rejected2010AndNothingMoves()
     {
-        var answer = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=2");
+        var answer = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=2");
 
         Assert.Equal((400, -2010, "Account has insufficient balance for requested action."), (answer.Status, answer.Code, answer.Msg));
         Assert.Equal(100_000m, Free("trader", "USDT"));
@@ -145,35 +129,61 @@ public sealed class MatchingTests : IAsyncLifetime
     {
         const string order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=50000.00&newClientOrderId=dup-1";
 
-        var first = await _client.OrderAsync(order);
-        var second = await _client.OrderAsync(order);
-        await _client.SignedAsync(HttpMethod.Delete, "/api/v3/order", $"symbol=BTCUSDT&orderId={first.Get("orderId")}");
-        var afterCancel = await _client.OrderAsync(order);
+        var first = await Client.OrderAsync(order);
+        var second = await Client.OrderAsync(order);
+        await Client.SignedAsync(HttpMethod.Delete, "/api/v3/order", $"symbol=BTCUSDT&orderId={first.Get("orderId")}");
+        var afterCancel = await Client.OrderAsync(order);
 
         Assert.Equal(200, first.Status);
         Assert.Equal((-2010, "Duplicate order sent."), (second.Code, second.Msg));
         Assert.Equal(200, afterCancel.Status);
     }
 
+    /// <summary>rest-api.md "Regarding cancelRestrictions": an order not in the named status is not canceled (-2011).</summary>
+    [Fact]
+    public async Task CancelOrder_CancelRestrictions_OnlyCancelsOrdersInThatStatus()
+    {
+        await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.8&price=60001.50&newClientOrderId=partial");
+        await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=50000.00&newClientOrderId=fresh");
+        Task<Answer> Cancel(string id, string restriction) =>
+            Client.SignedAsync(HttpMethod.Delete, "/api/v3/order", $"symbol=BTCUSDT&origClientOrderId={id}&cancelRestrictions={restriction}");
+
+        var partialOnlyNew = await Cancel("partial", "ONLY_NEW");
+        var freshOnlyPartial = await Cancel("fresh", "ONLY_PARTIALLY_FILLED");
+        var stillOpen = await Client.SignedAsync(HttpMethod.Get, "/api/v3/openOrders", "symbol=BTCUSDT");
+        var partialOnlyPartial = await Cancel("partial", "ONLY_PARTIALLY_FILLED");
+        var freshOnlyNew = await Cancel("fresh", "ONLY_NEW");
+        var invalid = await Cancel("fresh", "ONLY_FILLED");
+
+        const string refused = "Order was not canceled due to cancel restrictions.";
+        Assert.Equal((400, -2011, refused), (partialOnlyNew.Status, partialOnlyNew.Code, partialOnlyNew.Msg));
+        Assert.Equal((400, -2011, refused), (freshOnlyPartial.Status, freshOnlyPartial.Code, freshOnlyPartial.Msg));
+        Assert.Equal(["PARTIALLY_FILLED", "NEW"], stillOpen.Json.EnumerateArray().Select(o => o.GetProperty("status").GetString()));
+        Assert.Equal("CANCELED", partialOnlyPartial.Get("status"));
+        Assert.Equal("CANCELED", freshOnlyNew.Get("status"));
+        Assert.Equal((400, -1145, "Invalid cancelRestrictions"), (invalid.Status, invalid.Code, invalid.Msg));
+        Assert.Equal(0m, Locked("trader", "USDT"));
+    }
+
     [Fact]
     public async Task CancelAll_TwoOpenOrders_BothCanceledThenUnknownOrder()
     {
-        await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=50000.00");
-        await _client.OrderAsync("symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.01&price=70000.00");
+        await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=50000.00");
+        await Client.OrderAsync("symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.01&price=70000.00");
 
-        var canceled = await _client.SignedAsync(HttpMethod.Delete, "/api/v3/openOrders", "symbol=BTCUSDT");
-        var again = await _client.SignedAsync(HttpMethod.Delete, "/api/v3/openOrders", "symbol=BTCUSDT");
+        var canceled = await Client.SignedAsync(HttpMethod.Delete, "/api/v3/openOrders", "symbol=BTCUSDT");
+        var again = await Client.SignedAsync(HttpMethod.Delete, "/api/v3/openOrders", "symbol=BTCUSDT");
 
         Assert.Equal(["CANCELED", "CANCELED"], canceled.Json.EnumerateArray().Select(o => o.GetProperty("status").GetString()));
         Assert.Equal((-2011, "Unknown order sent."), (again.Code, again.Msg));
-        Assert.Equal(new Market.AssetBalance(10m, 0m), _sim.Exchange.Balances("trader")["BTC"]);
-        Assert.Equal(new Market.AssetBalance(100_000m, 0m), _sim.Exchange.Balances("trader")["USDT"]);
+        Assert.Equal(new Market.AssetBalance(10m, 0m), Sim.Exchange.Balances("trader")["BTC"]);
+        Assert.Equal(new Market.AssetBalance(100_000m, 0m), Sim.Exchange.Balances("trader")["USDT"]);
     }
 
     [Fact]
     public async Task QueryOrder_Unknown_Rejected2013()
     {
-        var answer = await _client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=never-sent");
+        var answer = await Client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=never-sent");
 
         Assert.Equal((-2013, "Order does not exist."), (answer.Code, answer.Msg));
     }
@@ -181,10 +191,10 @@ public sealed class MatchingTests : IAsyncLifetime
     [Fact]
     public async Task Ticker_AfterTrade_ReportsLastPriceAndBook()
     {
-        await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.6");
+        await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.6");
 
-        var ticker = await _client.PublicAsync("/api/v3/ticker/24hr?symbol=BTCUSDT");
-        var price = await _client.PublicAsync("/api/v3/ticker/price?symbol=BTCUSDT");
+        var ticker = await Client.PublicAsync("/api/v3/ticker/24hr?symbol=BTCUSDT");
+        var price = await Client.PublicAsync("/api/v3/ticker/price?symbol=BTCUSDT");
 
         Assert.Equal("60002.00000000", ticker.Get("lastPrice"));
         Assert.Equal("60002.00000000", ticker.Get("askPrice"));
@@ -201,7 +211,7 @@ public sealed class MatchingTests : IAsyncLifetime
     [InlineData("FULL", true, true)]
     public async Task MarketBuy_NewOrderRespType_ShapesAnswer(string type, bool hasStatus, bool hasFills)
     {
-        var answer = await _client.OrderAsync($"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1&newOrderRespType={type}&newClientOrderId=resp-{type}");
+        var answer = await Client.OrderAsync($"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1&newOrderRespType={type}&newClientOrderId=resp-{type}");
 
         Assert.Equal(200, answer.Status);
         Assert.Equal($"resp-{type}", answer.Get("clientOrderId"));
@@ -220,10 +230,10 @@ public sealed class MatchingTests : IAsyncLifetime
     [InlineData("&selfTradePreventionMode=NONE", "FILLED", "FILLED", "60000.50000000")]
     public async Task MarketBuy_IntoOwnAsk_SelfTradePreventionMode(string mode, string takerStatus, string makerStatus, string? fillPrice)
     {
-        var ask = await _client.OrderAsync("symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.1&price=60000.50&newClientOrderId=own-ask");
+        var ask = await Client.OrderAsync("symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.1&price=60000.50&newClientOrderId=own-ask");
 
-        var buy = await _client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1" + mode);
-        var maker = await _client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=own-ask");
+        var buy = await Client.OrderAsync("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1" + mode);
+        var maker = await Client.SignedAsync(HttpMethod.Get, "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=own-ask");
 
         Assert.Equal(("NEW", "EXPIRE_MAKER"), (ask.Get("status"), ask.Get("selfTradePreventionMode")));
         Assert.Equal(takerStatus, buy.Get("status"));
