@@ -83,6 +83,17 @@ internal static class PayloadParser
             {
                 return Deny("DUPLICATE_PARAMETER", name, "each name once", $"parameter '{GuardDecision.Clip(name)}' appears more than once");
             }
+            // Binance signs query + body joined without a separator and takes the query's value
+            // when a name is in both: '…&price=1&newClientOrderId=xprice' sent as query
+            // '…&newClientOrderId=x' + body 'price…' is the same signature for another request.
+            foreach (var earlier in parameters)
+            {
+                if (value.EndsWith(earlier.Key, StringComparison.Ordinal))
+                {
+                    return Deny("AMBIGUOUS_VALUE", name, $"no value ending in an earlier parameter's name",
+                        $"the value of '{GuardDecision.Clip(name)}' ends with '{GuardDecision.Clip(earlier.Key)}', the name of an earlier parameter: split between query string and body, the same signature would be another request");
+                }
+            }
             parameters.Add(new(name, value));
         }
         parsed = new ParsedPayload(parameters);

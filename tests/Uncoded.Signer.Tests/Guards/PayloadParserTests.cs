@@ -7,6 +7,8 @@ public sealed class PayloadParserTests
 {
     [Theory]
     [InlineData("a=1&b=2")]
+    [InlineData("newClientOrderId=xprice&price=1")]
+    [InlineData("price=1&newClientOrderId=xPrice")]
     [InlineData("a=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96")]
     [InlineData("a=-_.~")]
     [InlineData("a=x%2By%2F%3D%20z")]
@@ -29,6 +31,8 @@ public sealed class PayloadParserTests
     }
 
     [Theory]
+    [InlineData("price=1&newClientOrderId=xprice", "AMBIGUOUS_VALUE")]
+    [InlineData("price=1&newClientOrderId=price", "AMBIGUOUS_VALUE")]
     [InlineData("a=1&a=2", "DUPLICATE_PARAMETER")]
     [InlineData("a=1&A=2", "DUPLICATE_PARAMETER")]
     [InlineData("=1", "EMPTY_PARAMETER_NAME")]
