@@ -33,6 +33,7 @@ public sealed class PayloadParserTests
     [Theory]
     [InlineData("price=1&newClientOrderId=xprice", "AMBIGUOUS_VALUE")]
     [InlineData("price=1&newClientOrderId=price", "AMBIGUOUS_VALUE")]
+    [InlineData("price=1&newClientOrderId=xnewClientOrderId", "AMBIGUOUS_VALUE")]
     [InlineData("a=1&a=2", "DUPLICATE_PARAMETER")]
     [InlineData("a=1&A=2", "DUPLICATE_PARAMETER")]
     [InlineData("=1", "EMPTY_PARAMETER_NAME")]
