@@ -36,7 +36,9 @@ public sealed class FaultTests
     {
         var key = TestKeys.Hmac();
         await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
-        using var impatient = new BinanceClient(sim, key, timeout: TimeSpan.FromSeconds(1));
+        // The answer never comes, so the client always times out; 5 s (not 1 s) so that a loaded
+        // machine still gets the request executed before the client gives up.
+        using var impatient = new BinanceClient(sim, key, timeout: TimeSpan.FromSeconds(5));
         using var client = new BinanceClient(sim, key);
         sim.Faults.Inject(new FaultSpec { Kind = FaultKind.TimeoutAfterExecute, Path = "/api/v3/order", Method = "POST" });
 
