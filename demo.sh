@@ -71,7 +71,16 @@ printf '%s' "$payload" > "$demo/payload"
 openssl pkeyutl -verify -pubin -inkey "$demo/ed25519.pub.pem" -rawin -in "$demo/payload" -sigfile "$demo/ed25519.sig"
 echo "== a compromised caller asks for a withdrawal signature:"
 withdraw="coin=USDT&address=attacker&amount=1000&recvWindow=5000&timestamp=$(date +%s%3N)"
-$client sign --socket "$demo/run/signer.sock" --key-id hmac --path /sapi/v1/capital/withdraw/apply --payload "$withdraw" || true
+# It must be refused (exit 5) with NEVER_SIGN_PATH; anything else fails the demo.
+set +e
+refusal=$($client sign --socket "$demo/run/signer.sock" --key-id hmac --path /sapi/v1/capital/withdraw/apply --payload "$withdraw" 2>&1)
+status=$?
+set -e
+echo "$refusal"
+if [ "$status" -ne 5 ] || ! grep -q NEVER_SIGN_PATH <<<"$refusal"; then
+  echo "demo FAILED: the withdrawal was not refused with NEVER_SIGN_PATH (exit $status)" >&2
+  exit 1
+fi
 echo "== verifying the audit log's hash chain"
 $signer verify-audit --log "$demo/audit/audit.log"
 echo "== done; signer log in $demo/signer.log, audit log in $demo/audit/audit.log"

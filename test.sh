@@ -20,6 +20,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+if [ "$(id -u)" != 0 ]; then
+  # Some tests act as other users (setpriv --reuid), make files immutable (chattr +i), change
+  # owners (chown) or read /proc of other processes: they need root (CI runs as root).
+  echo "test.sh: the suite needs root (setpriv, chattr, chown, /proc of other processes); run it as root or in a container" >&2
+  exit 2
+fi
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Uncoded.sln -c Release -nologo -v q
 # Minimal verbosity: a failing test's name, message and stack are printed, and so stay in the

@@ -27,10 +27,14 @@ public static class SignerChannel
                 }
             },
             EnableMultipleHttp2Connections = true,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
         };
         return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
         {
             HttpHandler = handler,
+            // Disposing the channel closes its connections (they would otherwise stay open until
+            // idle, and a caller creating a client per call could use up the signer's 256).
+            DisposeHttpClient = true,
             MaxReceiveMessageSize = 64 * 1024,
         });
     }

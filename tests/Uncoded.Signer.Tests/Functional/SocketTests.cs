@@ -134,8 +134,9 @@ public sealed class SocketTests
                 ["--reuid=65534", "--regid=65534", "--groups=0", "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
                     "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", TestKeys.BinanceExamplePayload],
                 env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
-            Assert.Equal(5, result.ExitCode);
-            Assert.Contains("Unavailable", result.Stderr);
+            // The connection is dropped before HTTP/2: to the client the signer is unreachable (exit 4).
+            Assert.Equal(4, result.ExitCode);
+            Assert.Contains("unavailable: cannot reach the signer", result.Stderr);
             Assert.DoesNotContain("signature", result.Stdout);
             Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=65534", signer.Log);
 
@@ -144,7 +145,7 @@ public sealed class SocketTests
                 ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
                     "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", TestKeys.BinanceExamplePayload],
                 env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
-            Assert.Equal(5, noGroup.ExitCode);
+            Assert.Equal(4, noGroup.ExitCode);
 
             await SignExampleAsync(signer);
         }
@@ -207,10 +208,58 @@ public sealed class SocketTests
                 await SignExampleAsync(signer);
                 break;
             }
-            catch (SignerRefusedException) when (attempt < 50)
+            catch (SignerCallException) when (attempt < 50)
             {
                 await Task.Delay(200);
             }
+        }
+    }
+
+    [Fact]
+    public async Task Client_CreatedAndDisposedPerCall_ClosesItsConnection_ThreeHundredCallsAllServed()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            // More calls than the signer's 256 connections: each disposed client must give its connection back.
+            for (var i = 0; i < 300; i++)
+            {
+                await SignExampleAsync(signer);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Client_SignerStopped_DeadlinePasses_Unavailable_NotAHang()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            await SignExampleAsync(signer);
+            Assert.Equal(0, (await Run.ProcessAsync("kill", ["-STOP", signer.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])).ExitCode);
+            try
+            {
+                using var client = new SignerClient(signer.SocketPath, TimeSpan.FromSeconds(2));
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var e = await Assert.ThrowsAsync<SignerUnavailableException>(() =>
+                    client.SignAsync("main", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.FreshExamplePayload())));
+                Assert.Equal(StatusCode.DeadlineExceeded, e.Code);
+                Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(20));
+
+                // The CLI says so with its own exit code; a missing socket is the same kind of failure.
+                var cli = await Run.DotnetAsync(Repo.ClientDll, ["sign", "--socket", signer.SocketPath, "--key-id", "main", "--timeout", "1", "--payload", TestKeys.FreshExamplePayload()]);
+                Assert.Equal(4, cli.ExitCode);
+                Assert.Contains("unavailable: cannot reach the signer", cli.Stderr, StringComparison.Ordinal);
+                var missing = await Run.DotnetAsync(Repo.ClientDll, ["sign", "--socket", dir.File("absent.sock"), "--key-id", "main", "--payload", "a=1"]);
+                Assert.Equal(4, missing.ExitCode);
+            }
+            finally
+            {
+                await Run.ProcessAsync("kill", ["-CONT", signer.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+            await SignExampleAsync(signer);
         }
     }
 
@@ -265,7 +314,7 @@ public sealed class SocketTests
                 client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 8 * 1024).ToArray()));
             Assert.Equal(StatusCode.ResourceExhausted, e.Code);
             // Over Kestrel's 16 KiB body limit: the stream is reset, nothing is signed.
-            var reset = await Assert.ThrowsAsync<SignerRefusedException>(() =>
+            var reset = await Assert.ThrowsAnyAsync<SignerCallException>(() =>
                 client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 1024 * 1024).ToArray()));
             Assert.NotEqual(StatusCode.OK, reset.Code);
             Assert.False(signer.HasExited);

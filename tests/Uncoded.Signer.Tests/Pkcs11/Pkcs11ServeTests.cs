@@ -295,7 +295,7 @@ public sealed class Pkcs11ServeTests
             {
                 response = await SignAsync(signer, "k");
             }
-            catch (SignerRefusedException e) when (e.Code == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            catch (SignerCallException e) when (e.Code == StatusCode.Unavailable && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(500);
             }
@@ -382,7 +382,7 @@ public sealed class Pkcs11ServeTests
                 await client.SignAsync("k", "GET", "/api/v3/account", Encoding.ASCII.GetBytes(FormattableString.Invariant($"recvWindow=5000&timestamp={TestKeys.NowMs()}")));
                 return;
             }
-            catch (SignerRefusedException e) when (e.Code == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            catch (SignerCallException e) when (e.Code == StatusCode.Unavailable && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(500);
             }
