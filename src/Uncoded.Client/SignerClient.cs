@@ -43,6 +43,11 @@ public sealed class SignerClient : IDisposable
     public async Task<SignResponse> SignAsync(string keyId, string method, string path, ReadOnlyMemory<byte> payload,
         CancellationToken cancellationToken = default)
     {
+        // A client-side timeout, not a gRPC deadline: a deadline is sent as a header whose value
+        // changes every call and makes the server arm a timer per call, measurably slower (~10 %
+        // of throughput on the benchmark); the signer needs no deadline of its own.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
         try
         {
             return await _client.SignAsync(new SignRequest
@@ -51,11 +56,15 @@ public sealed class SignerClient : IDisposable
                 Method = method,
                 Path = path,
                 Payload = ByteString.CopyFrom(payload.Span),
-            }, deadline: DateTime.UtcNow + _timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }, cancellationToken: timeout.Token).ConfigureAwait(false);
         }
         catch (RpcException e) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException("the Sign call was cancelled", e, cancellationToken);
+        }
+        catch (RpcException e) when (timeout.IsCancellationRequested)
+        {
+            throw new SignerUnavailableException(StatusCode.DeadlineExceeded, $"no answer from the signer within {_timeout.TotalSeconds:0.###} s", e);
         }
         catch (RpcException e)
         {
