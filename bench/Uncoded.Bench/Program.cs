@@ -20,6 +20,10 @@ var outPath = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] :
 var rows = new List<Row>();
 using var dir = new TempDir("uncoded-bench-");
 
+// Stopped by SIGTERM or Ctrl-C: no signer child outlives the harness, no key file stays behind.
+using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Cleanup.OnSignal);
+using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Cleanup.OnSignal);
+
 foreach (var (name, type) in new[] { ("sealed HMAC", "hmac"), ("sealed Ed25519", "ed25519"), ("sealed RSA-2048", "rsa2048") })
 {
     if (!Wanted(type))

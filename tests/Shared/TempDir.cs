@@ -3,10 +3,31 @@ namespace Uncoded.Testing;
 /// <summary>A private temporary directory (0700 by default), deleted on dispose.</summary>
 internal sealed class TempDir : IDisposable
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> Live = new();
+
     public TempDir(string prefix = "uncoded-test-")
     {
         // Short paths: Unix socket paths are limited to 107 bytes.
         Path = Directory.CreateTempSubdirectory(prefix).FullName;
+        Live[Path] = 0;
+    }
+
+    /// <summary>Deletes every directory not disposed yet (for a process stopped by a signal).</summary>
+    public static void DeleteAllLive()
+    {
+        foreach (var path in Live.Keys)
+        {
+            new TempDir(path, register: false).Dispose();
+        }
+    }
+
+    private TempDir(string path, bool register)
+    {
+        Path = path;
+        if (register)
+        {
+            Live[path] = 0;
+        }
     }
 
     public string Path { get; }
@@ -24,6 +45,7 @@ internal sealed class TempDir : IDisposable
 
     public void Dispose()
     {
+        Live.TryRemove(Path, out _);
         try
         {
             Directory.Delete(Path, recursive: true);
