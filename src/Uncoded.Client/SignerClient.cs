@@ -27,9 +27,13 @@ public sealed class SignerClient : IDisposable
     /// <param name="timeout">Deadline of each call (default <see cref="DefaultTimeout"/>): a stopped or hung signer cannot hang the caller.</param>
     public SignerClient(string socketPath, TimeSpan? timeout = null)
     {
+        _timeout = timeout ?? DefaultTimeout;
+        if (_timeout <= TimeSpan.Zero || _timeout.TotalMilliseconds > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), _timeout, "the timeout must be positive and at most 24 days");
+        }
         _channel = SignerChannel.ForUnixSocket(socketPath);
         _client = new Signer.V1.Signer.SignerClient(_channel);
-        _timeout = timeout ?? DefaultTimeout;
     }
 
     /// <summary>Asks the signer to sign <paramref name="payload"/> (the exact query string + body to send).</summary>

@@ -29,15 +29,19 @@ internal sealed class CapLedger : IDisposable
     private readonly ILogger _logger;
     private AuditPosition _position;
     private AuditPosition? _written;
+    private readonly TimeProvider _time;
+    private readonly SteadyClock _steady;
     private ITimer? _timer;
     private bool _failing;
 
-    private CapLedger(string directory, Dictionary<string, RollingWindow> windows, AuditPosition position, ILogger logger)
+    private CapLedger(string directory, Dictionary<string, RollingWindow> windows, AuditPosition position, TimeProvider time, ILogger logger)
     {
         _directory = directory;
         _path = Path.Combine(directory, FileName);
         _windows = windows;
         _position = position;
+        _time = time;
+        _steady = new SteadyClock(time);
         _logger = logger;
     }
 
@@ -101,7 +105,7 @@ internal sealed class CapLedger : IDisposable
             }
         });
         Log.CapReplayed(logger, replayed, from.Seq, released, audit.LastSeq);
-        var ledger = new CapLedger(stateDirectory, windows, audit.Position, logger);
+        var ledger = new CapLedger(stateDirectory, windows, audit.Position, time, logger);
         try
         {
             ledger.Checkpoint();
@@ -205,6 +209,13 @@ internal sealed class CapLedger : IDisposable
                 if (position == _written)
                 {
                     return;
+                }
+                // Memory and file stay bounded: what left the window goes, by a clock a forward
+                // step of the wall clock cannot push (the records keep their wall-clock minutes).
+                var steadyMs = _steady.Now(_time.GetUtcNow().ToUnixTimeMilliseconds());
+                foreach (var window in _windows.Values)
+                {
+                    window.Prune(steadyMs);
                 }
                 content = Write(_windows, position);
             }

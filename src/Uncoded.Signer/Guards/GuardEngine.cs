@@ -102,15 +102,16 @@ internal sealed class GuardEngine : IDisposable
             }
             if (notional is { } value)
             {
-                // Amounts age by a clock that a forward step of the wall clock cannot push ahead.
-                var total = state.Window.Total(SteadyNow(nowMs));
+                // Amounts are counted and age by a clock that a forward step of the wall clock cannot push ahead.
+                var steadyMs = SteadyNow(nowMs);
+                var total = state.Window.Total(steadyMs);
                 if (value > state.Guard.MaxDailyNotional - total)
                 {
                     return GuardDecision.Deny(ErrorKind.Exhausted, "ROLLING_CAP", "notional-24h",
                         $"{StaticGuards.Money(total)} + {StaticGuards.Money(value)}", StaticGuards.Money(state.Guard.MaxDailyNotional),
                         $"this order ({StaticGuards.Money(value)}) would take the key's 24 h notional to {StaticGuards.Money(total + value)}, over its cap of {StaticGuards.Money(state.Guard.MaxDailyNotional)}");
                 }
-                state.Window.Add(nowMs, value);
+                state.Window.Add(steadyMs, value);
                 counted = value;
             }
             state.Rate.Take();

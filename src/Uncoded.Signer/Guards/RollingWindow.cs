@@ -6,23 +6,21 @@ namespace Uncoded.Signer.Guards;
 /// <summary>
 /// Notional signed in the last 24 hours, in one-minute buckets: an amount added during minute m
 /// counts until the clock reaches minute m + 1441, i.e. it leaves the window 24 h to 24 h + 1 min
-/// after it was signed, never early (the cap errs on the safe side). A clock stepped back cannot
-/// backdate new amounts (they go into the newest bucket if that is later), and only
-/// <see cref="Total"/> drops buckets: its caller passes a time that a clock stepped forward
-/// cannot push (see <see cref="SteadyClock"/>); <see cref="Add"/> drops nothing newer than two
-/// windows before the newest bucket. Not thread-safe: the owner serialises access.
+/// after it was signed, never early (the cap errs on the safe side). Only <see cref="Total"/>
+/// and <see cref="Prune"/> drop buckets, with a time their callers take from a
+/// <see cref="SteadyClock"/> (a wall clock stepped forward cannot push it); <see cref="Add"/>
+/// drops nothing. Not thread-safe: the owner serialises access.
 /// </summary>
 internal sealed class RollingWindow
 {
     public const long WindowMinutes = 24 * 60;
     private readonly SortedDictionary<long, decimal> _buckets = [];
     private decimal _total;
-    private long _newest = long.MinValue;
 
     /// <summary>What counts at <paramref name="nowMs"/>; buckets that left the window by then are dropped.</summary>
     public decimal Total(long nowMs)
     {
-        Prune(nowMs / 60_000 - WindowMinutes);
+        PruneBefore(nowMs / 60_000 - WindowMinutes);
         return _total;
     }
 
@@ -41,15 +39,16 @@ internal sealed class RollingWindow
         return total;
     }
 
-    public void Add(long nowMs, decimal notional)
+    /// <summary>Adds <paramref name="notional"/> to the minute of <paramref name="atMs"/>.</summary>
+    public void Add(long atMs, decimal notional)
     {
-        var minute = Math.Max(nowMs / 60_000, _newest);
-        _newest = minute;
-        // Memory bound only: far enough back that no clock step within reason reaches it.
-        Prune(minute - 2 * WindowMinutes);
+        var minute = atMs / 60_000;
         _buckets[minute] = _buckets.GetValueOrDefault(minute) + notional;
         _total += notional;
     }
+
+    /// <summary>Drops what left the window by <paramref name="nowMs"/> (a steady time: see <see cref="SteadyClock"/>).</summary>
+    public void Prune(long nowMs) => PruneBefore(nowMs / 60_000 - WindowMinutes);
 
     /// <summary>
     /// Takes back <paramref name="notional"/> added at <paramref name="addedMs"/> (an order that was
@@ -76,7 +75,7 @@ internal sealed class RollingWindow
 
     public RollingWindow Clone()
     {
-        var copy = new RollingWindow { _total = _total, _newest = _newest };
+        var copy = new RollingWindow { _total = _total };
         foreach (var (minute, notional) in _buckets)
         {
             copy._buckets[minute] = notional;
@@ -85,7 +84,7 @@ internal sealed class RollingWindow
     }
 
     /// <summary>Drops the buckets before <paramref name="firstKept"/>.</summary>
-    private void Prune(long firstKept)
+    private void PruneBefore(long firstKept)
     {
         while (_buckets.Count > 0)
         {
@@ -131,7 +130,6 @@ internal sealed class RollingWindow
                 throw new FormatException("a minute appears twice");
             }
             window._total += notional;
-            window._newest = Math.Max(window._newest, minute);
         }
         return window;
     }

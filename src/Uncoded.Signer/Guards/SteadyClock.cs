@@ -1,23 +1,37 @@
 namespace Uncoded.Signer.Guards;
 
 /// <summary>
-/// The wall clock for ageing the rolling window, but never ahead of the monotonic clock since
-/// the last reading that agreed with it: a wall clock stepped forward (a bad NTP server, a VM
-/// resumed with a wrong clock) cannot make counted amounts leave the window early. A step back
-/// is followed at once (amounts then stay longer, the safe side). After a restart the wall clock
-/// is trusted again (documented: start the signer after the clock is synchronised).
+/// The wall clock for ageing the rolling window, but never further ahead of the monotonic clock
+/// (since the last reading that was not ahead of it) than <see cref="Tolerance"/> plus a slew of
+/// <see cref="MaxSlew"/>: a wall clock stepped forward, at once or in small steps, cannot make
+/// counted amounts leave the window early. A step back is followed at once (the anchor moves
+/// back; amounts then stay longer, the safe side). After a restart the wall clock is trusted again
+/// (documented: start the signer after the clock is synchronised). Thread-safe.
 /// </summary>
 internal sealed class SteadyClock(TimeProvider time)
 {
-    /// <summary>How far the wall clock may run ahead of the monotonic one before it counts as a step (NTP slews far less).</summary>
+    /// <summary>How far the wall clock may run ahead of the monotonic one in one go (NTP slews far less).</summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromSeconds(2);
+
+    /// <summary>How much faster than the monotonic clock the wall clock may run (NTP slews at most 500 ppm).</summary>
+    public const double MaxSlew = 0.0005;
 
     private readonly object _gate = new();
     private long _anchorWallMs = long.MinValue;
     private long _anchorTicks;
+    private bool _holding;
 
-    /// <summary>True after the last <see cref="Now"/> found the wall clock ahead of the monotonic one.</summary>
-    public bool Holding { get; private set; }
+    /// <summary>True after the last <see cref="Now"/> found the wall clock further ahead than allowed.</summary>
+    public bool Holding
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _holding;
+            }
+        }
+    }
 
     /// <summary><paramref name="wallMs"/>, or less when the wall clock ran ahead of the monotonic clock.</summary>
     public long Now(long wallMs)
@@ -25,19 +39,30 @@ internal sealed class SteadyClock(TimeProvider time)
         var ticks = time.GetTimestamp();
         lock (_gate)
         {
-            if (_anchorWallMs != long.MinValue)
+            if (_anchorWallMs == long.MinValue)
             {
-                var predicted = _anchorWallMs + (long)time.GetElapsedTime(_anchorTicks, ticks).TotalMilliseconds;
-                if (wallMs > predicted + (long)Tolerance.TotalMilliseconds)
-                {
-                    Holding = true;
-                    return predicted;
-                }
+                Anchor(wallMs, ticks);
+                return wallMs;
             }
-            _anchorWallMs = wallMs;
-            _anchorTicks = ticks;
-            Holding = false;
-            return wallMs;
+            var elapsedMs = (long)time.GetElapsedTime(_anchorTicks, ticks).TotalMilliseconds;
+            if (wallMs <= _anchorWallMs + elapsedMs)
+            {
+                // Not ahead of the monotonic clock (or stepped back): follow it, from here.
+                Anchor(wallMs, ticks);
+                return wallMs;
+            }
+            // Ahead: allowed only up to the tolerance plus the slew, and the anchor stays, so
+            // small steps cannot add up.
+            var limit = _anchorWallMs + elapsedMs + (long)(elapsedMs * MaxSlew) + (long)Tolerance.TotalMilliseconds;
+            _holding = wallMs > limit;
+            return Math.Min(wallMs, limit);
         }
+    }
+
+    private void Anchor(long wallMs, long ticks)
+    {
+        _anchorWallMs = wallMs;
+        _anchorTicks = ticks;
+        _holding = false;
     }
 }

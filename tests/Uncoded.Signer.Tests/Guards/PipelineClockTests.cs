@@ -93,6 +93,43 @@ public sealed class PipelineClockTests : IDisposable
         await SignExampleNowAsync(pipeline.Value);
     }
 
+    [Fact]
+    public async Task RollingCap_ClockTwoDaysAheadAndAZeroNotionalSell_ForgetsNothing_AlsoAfterARestart()
+    {
+        var pipeline = Pipeline(maxDaily: 0.1m);
+        try
+        {
+            await SignExampleNowAsync(pipeline.Value);
+            _clock.Step(TimeSpan.FromHours(49));
+            // A market sell counts 0 but is still added: it must not make the window drop the real order.
+            var sell = TestKeys.WithTimestamp("symbol=LTCBTC&side=SELL&type=MARKET&quantity=1&recvWindow=5000&timestamp=0", _clock.GetUtcNow().ToUnixTimeMilliseconds());
+            await pipeline.Value.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(sell), null, default);
+            _clock.Step(TimeSpan.FromHours(-49));
+            _clock.Advance(TimeSpan.FromMinutes(2));
+            Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+        }
+        finally
+        {
+            pipeline.Dispose();
+        }
+        using var restarted = Pipeline(maxDaily: 0.1m);
+        Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(restarted.Value))).Reason);
+    }
+
+    [Fact]
+    public async Task RollingCap_ManySmallForwardSteps_DoNotAddUp()
+    {
+        using var pipeline = Pipeline(maxDaily: 0.1m);
+        await SignExampleNowAsync(pipeline.Value);
+        _clock.Advance(TimeSpan.FromHours(23));
+        // 2,000 steps of 1.9 s (each under the 2 s tolerance): the wall clock ends 63 min ahead, no real time passed.
+        for (var i = 0; i < 2_000; i++)
+        {
+            _clock.Step(TimeSpan.FromSeconds(1.9));
+            Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+        }
+    }
+
     private async Task SignExampleNowAsync(SignPipeline pipeline)
     {
         var payload = TestKeys.WithTimestamp(TestKeys.BinanceExamplePayload, _clock.GetUtcNow().ToUnixTimeMilliseconds());
@@ -104,7 +141,7 @@ public sealed class PipelineClockTests : IDisposable
         var problems = new List<string>();
         var guard = GuardSettings.From(new GuardOptions
         {
-            Symbols = { ["LTCBTC"] = new SymbolOptions { MaxOrderNotional = 1m } },
+            Symbols = { ["LTCBTC"] = new SymbolOptions { MaxOrderNotional = 1m, MaxQuantity = 10m } },
             MaxDailyNotional = maxDaily,
         }, "Guard", problems);
         Assert.Empty(problems);
