@@ -86,11 +86,12 @@ internal static class PayloadParser
             // Binance signs query + body joined without a separator and takes the query's value
             // when a name is in both: '…&price=1&newClientOrderId=xprice' sent as query
             // '…&newClientOrderId=x' + body 'price…' is the same signature for another request.
-            foreach (var earlier in parameters.Select(p => p.Key).Append(name))
+            for (var i = 0; i <= parameters.Count; i++)
             {
+                var earlier = i < parameters.Count ? parameters[i].Key : name;
                 if (value.EndsWith(earlier, StringComparison.Ordinal))
                 {
-                    return Deny("AMBIGUOUS_VALUE", name, $"no value ending in the name of this or an earlier parameter",
+                    return Deny("AMBIGUOUS_VALUE", name, "no value ending in the name of this or an earlier parameter",
                         $"the value of '{GuardDecision.Clip(name)}' ends with '{GuardDecision.Clip(earlier)}', the name of this or an earlier parameter: split between query string and body, the same signature would be another request");
                 }
             }
