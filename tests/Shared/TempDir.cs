@@ -17,16 +17,7 @@ internal sealed class TempDir : IDisposable
     {
         foreach (var path in Live.Keys)
         {
-            new TempDir(path, register: false).Dispose();
-        }
-    }
-
-    private TempDir(string path, bool register)
-    {
-        Path = path;
-        if (register)
-        {
-            Live[path] = 0;
+            Delete(path);
         }
     }
 
@@ -43,12 +34,14 @@ internal sealed class TempDir : IDisposable
         return path;
     }
 
-    public void Dispose()
+    public void Dispose() => Delete(Path);
+
+    private static void Delete(string path)
     {
-        Live.TryRemove(Path, out _);
+        Live.TryRemove(path, out _);
         try
         {
-            Directory.Delete(Path, recursive: true);
+            Directory.Delete(path, recursive: true);
         }
         catch (IOException)
         {

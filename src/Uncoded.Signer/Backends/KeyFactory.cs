@@ -14,6 +14,9 @@ internal static class KeyFactory
 
     public static readonly string[] GeneratedTypes = ["ed25519", "rsa2048", "rsa4096"];
 
+    /// <summary>The smallest RSA key imported or loaded.</summary>
+    public const int MinRsaBits = 2048;
+
     public static KeyMaterial Generate(string type, string label, DateTimeOffset now)
     {
         switch (type)
@@ -232,9 +235,9 @@ internal static class KeyFactory
 
     private static KeyMaterial RsaMaterial(RSA rsa, string label, DateTimeOffset now)
     {
-        if (rsa.KeySize < 2048)
+        if (rsa.KeySize < MinRsaBits)
         {
-            throw new SignerException(ErrorKind.InvalidRequest, "WEAK_KEY", $"RSA keys must be at least 2048 bits (got {rsa.KeySize})");
+            throw new SignerException(ErrorKind.InvalidRequest, "WEAK_KEY", $"RSA keys must be at least {MinRsaBits} bits (got {rsa.KeySize})");
         }
         var pkcs8 = rsa.ExportPkcs8PrivateKey();
         try

@@ -91,7 +91,15 @@ internal static class SoftwareKeys
         public RsaKey(KeyMaterial material)
         {
             _material = material;
-            var rsa = NewRsa();
+            // Checked once: the key material never changes.
+            var rsa = RSA.Create();
+            rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out var read);
+            if (read != _material.Secret.Length || rsa.KeySize < KeyFactory.MinRsaBits)
+            {
+                rsa.Dispose();
+                throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL",
+                    read != _material.Secret.Length ? "the RSA key has trailing bytes" : $"the RSA key has {rsa.KeySize} bits; at least {KeyFactory.MinRsaBits} are required");
+            }
             PublicKeyPem = rsa.ExportSubjectPublicKeyInfoPem() + "\n";
             _pool.Add(rsa);
         }
@@ -116,13 +124,7 @@ internal static class SoftwareKeys
         private RSA NewRsa()
         {
             var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out var read);
-            if (read != _material.Secret.Length || rsa.KeySize < 2048)
-            {
-                rsa.Dispose();
-                throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL",
-                    read != _material.Secret.Length ? "the RSA key has trailing bytes" : $"the RSA key has {rsa.KeySize} bits; at least 2048 are required");
-            }
+            rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out _);
             return rsa;
         }
 

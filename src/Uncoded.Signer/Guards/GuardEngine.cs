@@ -136,11 +136,14 @@ internal sealed class GuardEngine : IDisposable
     private long SteadyNow(long wallMs)
     {
         var steady = _steady.Now(wallMs);
-        if (_steady.Holding && Interlocked.Exchange(ref _clockStepLogged, 1) == 0)
+        if (steady < wallMs)
         {
-            Log.ClockSteppedForward(_logger, (wallMs - steady) / 1000);
+            if (Interlocked.Exchange(ref _clockStepLogged, 1) == 0)
+            {
+                Log.ClockSteppedForward(_logger, (wallMs - steady) / 1000);
+            }
         }
-        else if (!_steady.Holding)
+        else if (Volatile.Read(ref _clockStepLogged) != 0)
         {
             Volatile.Write(ref _clockStepLogged, 0);
         }

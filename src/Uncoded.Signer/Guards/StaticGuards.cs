@@ -131,7 +131,8 @@ internal static class StaticGuards
             return refused;
         }
         var buy = payload["side"] == "BUY";
-        if (buy && Array.Find(Endpoints.PegParameters, payload.Has) is { } peg)
+        // (Without AllowPeggedOrders the gate above has refused every peg parameter already.)
+        if (buy && guard.AllowPeggedOrders && FirstPresent(payload, Endpoints.PegParameters) is { } peg)
         {
             // Binance prices a pegged order from the book when it arrives (MARKET_PEG: the best
             // ask; PRIMARY_PEG: the best bid), whatever 'price' says; whoever quotes the book sets
@@ -225,12 +226,19 @@ internal static class StaticGuards
         {
             return null;
         }
-        foreach (var name in parameters)
+        return FirstPresent(payload, parameters) is { } name
+            ? GuardDecision.Deny(ErrorKind.Denied, reason, "order-types", name, $"Guard:{setting} = false",
+                $"'{name}' is refused unless Guard:{setting} is true")
+            : null;
+    }
+
+    private static string? FirstPresent(ParsedPayload payload, string[] names)
+    {
+        foreach (var name in names)
         {
             if (payload.Has(name))
             {
-                return GuardDecision.Deny(ErrorKind.Denied, reason, "order-types", name, $"Guard:{setting} = false",
-                    $"'{name}' is refused unless Guard:{setting} is true");
+                return name;
             }
         }
         return null;

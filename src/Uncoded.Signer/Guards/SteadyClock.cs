@@ -19,21 +19,8 @@ internal sealed class SteadyClock(TimeProvider time)
     private readonly object _gate = new();
     private long _anchorWallMs = long.MinValue;
     private long _anchorTicks;
-    private bool _holding;
 
-    /// <summary>True after the last <see cref="Now"/> found the wall clock further ahead than allowed.</summary>
-    public bool Holding
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _holding;
-            }
-        }
-    }
-
-    /// <summary><paramref name="wallMs"/>, or less when the wall clock ran ahead of the monotonic clock.</summary>
+    /// <summary><paramref name="wallMs"/>, or less when the wall clock ran ahead of the monotonic clock (then it is holding back).</summary>
     public long Now(long wallMs)
     {
         var ticks = time.GetTimestamp();
@@ -54,7 +41,6 @@ internal sealed class SteadyClock(TimeProvider time)
             // Ahead: allowed only up to the tolerance plus the slew, and the anchor stays, so
             // small steps cannot add up.
             var limit = _anchorWallMs + elapsedMs + (long)(elapsedMs * MaxSlew) + (long)Tolerance.TotalMilliseconds;
-            _holding = wallMs > limit;
             return Math.Min(wallMs, limit);
         }
     }
@@ -63,6 +49,5 @@ internal sealed class SteadyClock(TimeProvider time)
     {
         _anchorWallMs = wallMs;
         _anchorTicks = ticks;
-        _holding = false;
     }
 }
