@@ -218,12 +218,11 @@ internal static class AuditVerifier
                         $"prev does not match the SHA-256 of line {lineNumber - 1}: line {lineNumber - 1} or this line was edited, or records were moved");
                 }
                 // A give-back of an order before the first file read cannot be matched here.
-                if (parsed.AllowedTime is not null && parsed.AllowedSeq > _firstStart!.Value && !_giveBacks.Take(parsed))
+                if (!_giveBacks.Follow(parsed, _firstStart!.Value))
                 {
                     return Bad(lineNumber, _expectedSeq - 1,
                         $"an unsigned record for seq {parsed.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already");
                 }
-                _giveBacks.Remember(parsed);
             }
             _prevHex = AuditLog.Hash(bytes);
             return null;

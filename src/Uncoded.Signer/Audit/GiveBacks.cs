@@ -27,6 +27,21 @@ internal sealed class GiveBacks
         }
     }
 
+    /// <summary>
+    /// Reads one more line: false when it is an unsigned record for an order after
+    /// <paramref name="after"/> that it does not give back exactly (orders up to
+    /// <paramref name="after"/> were not seen, so their give-backs cannot be matched).
+    /// </summary>
+    public bool Follow(AuditLine line, ulong after)
+    {
+        if (line.AllowedTime is not null && line.AllowedSeq > after && !Take(line))
+        {
+            return false;
+        }
+        Remember(line);
+        return true;
+    }
+
     /// <summary>True when unsigned record <paramref name="line"/> gives back a remembered order exactly; that order is then forgotten.</summary>
     public bool Take(AuditLine line) =>
         _open.Remove(line.AllowedSeq, out var order) && order.Key == line.Key && order.Time == line.AllowedTime && order.Notional == line.Notional;

@@ -88,12 +88,11 @@ internal sealed class CapLedger : IDisposable
         audit.ReadAfter(from, record =>
         {
             // An order allowed before the checkpoint is in its windows already: only later ones can be checked.
-            if (record.AllowedTime is not null && record.AllowedSeq > from.Seq && !giveBacks.Take(record))
+            if (!giveBacks.Follow(record, from.Seq))
             {
                 throw new SignerException(ErrorKind.Configuration, "AUDIT_LOG_CORRUPT",
                     $"the audit log's record {record.Seq} gives back seq {record.AllowedSeq}, which is not an allowed order of that key, time and notional, or was given back already; run 'uncoded-signer verify-audit --log {audit.Path}'");
             }
-            giveBacks.Remember(record);
             switch (Follow(windows, record.Key, record.Allowed, record.Notional, record.Time, record.AllowedTime))
             {
                 case Effect.Counted:
