@@ -72,12 +72,14 @@ internal sealed class GuardEngine : IDisposable
     /// <summary>
     /// Every guard, in order; on success the signature is admitted: its rate tokens are taken and
     /// its notional is added to the rolling window (in memory). <paramref name="counted"/> is that
-    /// notional (null for requests the cap does not count): the audit record must carry it.
+    /// notional (null for requests the cap does not count): the audit record must carry it;
+    /// <paramref name="countedAtMs"/> is the time it was counted at (what <see cref="Release"/> needs).
     /// </summary>
     public GuardDecision Check(string keyId, string method, string path, ReadOnlySpan<byte> payload, PeerCredentials? peer, long nowMs,
-        out decimal? counted)
+        out decimal? counted, out long countedAtMs)
     {
         counted = null;
+        countedAtMs = nowMs;
         var state = _keys[keyId];
         var decision = PayloadParser.Parse(payload, out var parsed);
         if (!decision.IsAllowed)
@@ -113,6 +115,7 @@ internal sealed class GuardEngine : IDisposable
                 }
                 state.Window.Add(steadyMs, value);
                 counted = value;
+                countedAtMs = steadyMs;
             }
             state.Rate.Take();
             peerBucket.Take();
@@ -124,12 +127,12 @@ internal sealed class GuardEngine : IDisposable
     /// Gives back the notional <see cref="Check"/> counted for an order whose signature was never
     /// produced, once its <c>unsigned</c> audit record is on disk. Rate tokens stay spent.
     /// </summary>
-    public void Release(string keyId, long allowedMs, decimal notional)
+    public void Release(string keyId, long countedAtMs, decimal notional)
     {
         var state = _keys[keyId];
         lock (state)
         {
-            state.Window.Release(allowedMs, notional);
+            state.Window.Release(countedAtMs, notional);
         }
     }
 

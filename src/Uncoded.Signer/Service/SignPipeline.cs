@@ -23,6 +23,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         var now = time.GetUtcNow();
         LoadedKey? key = null;
         decimal? counted = null;
+        long countedAtMs = 0;
         try
         {
             ValidateRequest(method, path, payload.Span);
@@ -31,7 +32,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
                 throw new SignerException(ErrorKind.UnknownKey, "UNKNOWN_KEY", "no key with that key_id is configured",
                     new Dictionary<string, string> { ["key_id"] = Printable(keyId) });
             }
-            var decision = guards.Check(keyId, method, path, payload.Span, peer, now.ToUnixTimeMilliseconds(), out counted);
+            var decision = guards.Check(keyId, method, path, payload.Span, peer, now.ToUnixTimeMilliseconds(), out counted, out countedAtMs);
             if (!decision.IsAllowed)
             {
                 throw decision.ToException();
@@ -63,7 +64,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
             catch (Exception failure) when (counted is not null)
             {
                 // No signature exists, so the order must not count against the cap.
-                await GiveBackAsync(allowed, seq, failure).ConfigureAwait(false);
+                await GiveBackAsync(allowed, seq, countedAtMs, failure).ConfigureAwait(false);
                 throw;
             }
             return new SignResult(SignatureEncoding.ToWire(key.Key.Algorithm, raw), key.ApiKey, SignatureEncoding.Name(key.Key.Algorithm), seq);
@@ -80,7 +81,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
     /// disk, then its notional leaves the live window. If that record cannot be written the
     /// notional stays counted (the safe side: a restart replays the allowed record alone).
     /// </summary>
-    private async Task GiveBackAsync(AuditEntry allowed, ulong seq, Exception failure)
+    private async Task GiveBackAsync(AuditEntry allowed, ulong seq, long countedAtMs, Exception failure)
     {
         var reason = failure switch
         {
@@ -91,7 +92,9 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         try
         {
             var unsignedSeq = await audit.AppendAsync(AuditEntry.ForUnsigned(allowed, seq, time.GetUtcNow(), reason)).ConfigureAwait(false);
-            guards.Release(allowed.KeyId, allowed.Time.ToUnixTimeMilliseconds(), allowed.Notional!.Value);
+            // From the minute the live window counted it in (the steady clock's, which differs
+            // from the record's wall-clock time while a forward clock step is held back).
+            guards.Release(allowed.KeyId, countedAtMs, allowed.Notional!.Value);
             Log.OrderGivenBack(logger, Printable(allowed.KeyId), seq, reason, unsignedSeq);
         }
         catch (SignerException e)

@@ -130,13 +130,47 @@ public sealed class PipelineClockTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task RollingCap_GiveBackWhileAForwardStepIsHeldBack_ReturnsTheAmount()
+    {
+        // The amount is counted at the steady clock's minute, an hour behind the stepped wall
+        // clock: the give-back of the failed signature must find it there.
+        var key = new FlakyKey();
+        using var pipeline = Pipeline(maxDaily: 0.1m, key);
+        await SignExampleNowAsync(pipeline.Value);
+        _clock.Advance(TimeSpan.FromHours(24) + TimeSpan.FromMinutes(2));
+        _clock.Step(TimeSpan.FromHours(1));
+        key.Failing = true;
+        Assert.Equal("TOKEN_NOT_PRESENT", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
+        key.Failing = false;
+        await SignExampleNowAsync(pipeline.Value);
+    }
+
+    /// <summary>HMAC with Binance's example secret, or a token-gone failure while <see cref="Failing"/>.</summary>
+    private sealed class FlakyKey : ISigningKey
+    {
+        public bool Failing { get; set; }
+
+        public KeyAlgorithm Algorithm => KeyAlgorithm.HmacSha256;
+
+        public string? PublicKeyPem => null;
+
+        public ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) => Failing
+            ? ValueTask.FromException<byte[]>(new SignerException(ErrorKind.Unavailable, "TOKEN_NOT_PRESENT", "the token is gone"))
+            : ValueTask.FromResult(System.Security.Cryptography.HMACSHA256.HashData(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), payload.Span));
+
+        public void Dispose()
+        {
+        }
+    }
+
     private async Task SignExampleNowAsync(SignPipeline pipeline)
     {
         var payload = TestKeys.WithTimestamp(TestKeys.BinanceExamplePayload, _clock.GetUtcNow().ToUnixTimeMilliseconds());
         await pipeline.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload), null, default);
     }
 
-    private Owned<SignPipeline> Pipeline(decimal maxDaily)
+    private Owned<SignPipeline> Pipeline(decimal maxDaily, ISigningKey? key = null)
     {
         var problems = new List<string>();
         var guard = GuardSettings.From(new GuardOptions
@@ -148,7 +182,7 @@ public sealed class PipelineClockTests : IDisposable
         var settings = new SignerSettings(_dir.File("s.sock"), FrozenSet<uint>.Empty, FrozenSet<uint>.Empty,
             new Dictionary<string, KeySettings> { ["k"] = new("k", "api", "unused", new SecretSource("unused", null, null), guard) }.ToFrozenDictionary(),
             _dir.File("audit.log"), _dir.File("state"));
-        var keys = new KeyRing([new LoadedKey("k", "api", SoftwareKeys.Create(
+        var keys = new KeyRing([new LoadedKey("k", "api", key ?? SoftwareKeys.Create(
             KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), "t", DateTimeOffset.UnixEpoch)))]);
         var audit = AuditLog.Open(settings.AuditPath, _clock, NullLogger.Instance);
         var guards = GuardEngine.Open(settings, _clock, NullLogger.Instance, audit);
