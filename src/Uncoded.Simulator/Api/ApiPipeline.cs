@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -29,16 +30,18 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
     {
         var path = http.Request.Path.Value ?? "";
         var method = http.Request.Method;
+        var state = host.State;
+        var ip = Normalize(http.Connection.RemoteIpAddress);
         if (!Routes.TryGetValue((method, path), out var endpoint))
         {
+            SetUsedWeight(http, state.Limiter.Consume(ip, 0));
             http.Response.StatusCode = Paths.Contains(path) ? StatusCodes.Status405MethodNotAllowed : StatusCodes.Status404NotFound;
             return;
         }
-        var state = host.State;
-        var ip = Normalize(http.Connection.RemoteIpAddress);
         var (key, parameters, early, unreadable) = await ReadRequestAsync(http, endpoint, state).ConfigureAwait(false);
         if (unreadable is { } httpStatus)
         {
+            SetUsedWeight(http, state.Limiter.Consume(ip, 0));
             http.Response.StatusCode = httpStatus;
             Log.Answered(logger, method, path, ip.ToString(), httpStatus);
             return;
@@ -46,7 +49,7 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
 
         var weight = endpoint.CountsWeight ? WeightOf(endpoint, parameters) : 0;
         var decision = state.Limiter.Consume(ip, weight);
-        http.Response.Headers["X-MBX-USED-WEIGHT-1M"] = decision.UsedWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        SetUsedWeight(http, decision);
         switch (decision)
         {
             case LimitDecision.Banned banned:
@@ -221,12 +224,19 @@ internal sealed class ApiPipeline(SimulatorHost host, ILogger logger)
     private static IPAddress Normalize(IPAddress? ip) =>
         ip is null ? IPAddress.None : ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
 
+    /// <summary>BINANCE.md: every response carries the IP's used weight, also those without a body (404, 405, 413), which cost none.</summary>
+    private static void SetUsedWeight(HttpContext http, LimitDecision decision) =>
+        http.Response.Headers["X-MBX-USED-WEIGHT-1M"] = decision.UsedWeight.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private static object Error(int code, string msg) => new { code, msg };
+
+    /// <summary>Binance writes <c>'</c> and <c>&amp;</c> in messages as they are, not as <c>\u0027</c>.</summary>
+    private static readonly JsonSerializerOptions Answer = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static async Task WriteAsync(HttpContext http, int status, object body)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json;charset=UTF-8";
-        await JsonSerializer.SerializeAsync(http.Response.Body, body, body.GetType(), cancellationToken: http.RequestAborted).ConfigureAwait(false);
+        await JsonSerializer.SerializeAsync(http.Response.Body, body, body.GetType(), Answer, http.RequestAborted).ConfigureAwait(false);
     }
 }

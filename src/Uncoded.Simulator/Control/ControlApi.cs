@@ -33,7 +33,9 @@ internal static class ControlApi
             {
                 var scenario = http.Request.Query["name"] is { Count: 1 } name
                     ? Scenario.Load(name[0]!)
-                    : Scenario.Parse(await ReadBodyAsync(http).ConfigureAwait(false));
+                    : http.Request.ContentType?.Contains("yaml", StringComparison.OrdinalIgnoreCase) == true
+                        ? Scenario.ParseYaml(await ReadBodyAsync(http).ConfigureAwait(false))
+                        : Scenario.Parse(await ReadBodyAsync(http).ConfigureAwait(false));
                 host.LoadScenario(scenario);
                 return Results.Json(new { loaded = scenario.Name });
             }

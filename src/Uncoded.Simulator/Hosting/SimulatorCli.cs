@@ -9,7 +9,7 @@ internal static class SimulatorCli
 {
     private const string Usage =
         "usage: uncoded-sim [--scenario NAME|PATH] [--port N] [--control-port N] [--log-level Warning]\n" +
-        "  --scenario      a shipped scenario name or a scenario JSON file (default: liquid)\n" +
+        "  --scenario      a shipped scenario name or a scenario file, JSON or .yaml/.yml (default: liquid)\n" +
         "  --port          API port on 127.0.0.1 (default 0: a free port, printed at start)\n" +
         "  --control-port  enables the control API on this 127.0.0.1 port (off by default)\n";
 

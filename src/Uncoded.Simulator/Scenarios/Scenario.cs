@@ -7,7 +7,8 @@ namespace Uncoded.Simulator.Scenarios;
 
 /// <summary>
 /// Everything the simulated exchange starts with: clock, rate limits, accounts, API keys, symbols
-/// (filters, books, resting orders) and faults. Loaded from JSON; unknown fields are errors.
+/// (filters, books, resting orders) and faults. Loaded from JSON or YAML (the same fields);
+/// unknown fields are errors.
 /// </summary>
 public sealed record Scenario
 {
@@ -46,12 +47,16 @@ public sealed record Scenario
             ? Directory.GetFiles(ShippedDirectory, "*.json").Select(Path.GetFileNameWithoutExtension).OfType<string>().Order(StringComparer.Ordinal).ToList()
             : [];
 
-    /// <summary>Loads a shipped scenario by name (<c>liquid</c>) or a scenario file by path.</summary>
+    /// <summary>
+    /// Loads a shipped scenario by name (<c>liquid</c>) or a scenario file by path: YAML when the
+    /// name ends in <c>.yaml</c> or <c>.yml</c>, JSON otherwise.
+    /// </summary>
     public static Scenario Load(string nameOrPath)
     {
         if (File.Exists(nameOrPath))
         {
-            return Parse(File.ReadAllText(nameOrPath));
+            var text = File.ReadAllText(nameOrPath);
+            return IsYamlPath(nameOrPath) ? ParseYaml(text) : Parse(text);
         }
         var shipped = Path.Combine(ShippedDirectory, nameOrPath + ".json");
         if (!nameOrPath.Contains('/', StringComparison.Ordinal) && File.Exists(shipped))
@@ -61,7 +66,15 @@ public sealed record Scenario
         throw new ScenarioException($"no scenario file '{nameOrPath}' and no shipped scenario of that name (shipped: {string.Join(", ", ShippedNames)})");
     }
 
-    public static Scenario Parse(string json)
+    public static bool IsYamlPath(string path) =>
+        path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A scenario written in YAML: the same fields and rules as <see cref="Parse"/>.</summary>
+    public static Scenario ParseYaml(string yaml) => Parse(ScenarioYaml.ToJson(yaml), "YAML");
+
+    public static Scenario Parse(string json) => Parse(json, "JSON");
+
+    private static Scenario Parse(string json, string format)
     {
         Scenario? scenario;
         try
@@ -70,11 +83,11 @@ public sealed record Scenario
         }
         catch (JsonException e)
         {
-            throw new ScenarioException($"invalid scenario JSON: {e.Message}");
+            throw new ScenarioException($"invalid scenario {format}: {e.Message}");
         }
         if (scenario is null)
         {
-            throw new ScenarioException("invalid scenario JSON: null");
+            throw new ScenarioException($"invalid scenario {format}: null");
         }
         scenario.Validate();
         return scenario;
@@ -110,6 +123,14 @@ public sealed record Scenario
             if (!accounts.Contains(key.Account))
             {
                 throw new ScenarioException($"API key '{key.ApiKey}' names unknown account '{key.Account}'");
+            }
+            if (!key.Permissions.Contains("reading", StringComparer.Ordinal))
+            {
+                throw new ScenarioException($"API key '{key.ApiKey}' needs the 'reading' permission: every Binance API key can read");
+            }
+            if (key.Permissions.Contains("withdrawals", StringComparer.Ordinal) && key.IpAllowlist.Count == 0)
+            {
+                throw new ScenarioException($"API key '{key.ApiKey}' has 'withdrawals' without an ipAllowlist: Binance enables withdrawals only on keys restricted to trusted IPs");
             }
             var hasMaterial = key.Type == KeyType.Hmac ? !string.IsNullOrEmpty(key.Secret) : !string.IsNullOrEmpty(key.PublicKeyPem);
             if (!hasMaterial)

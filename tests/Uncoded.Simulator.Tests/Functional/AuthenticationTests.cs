@@ -295,7 +295,7 @@ public sealed class AuthenticationTests : IDisposable
     public async Task Withdraw_KeyWithAndWithoutWithdrawPermission_OnlyPermittedKeyWithdraws()
     {
         var tradeOnly = TestKeys.Hmac(permissions: ["reading", "spotTrading"]);
-        var withdrawing = TestKeys.Hmac(permissions: ["reading", "withdrawals"]);
+        var withdrawing = TestKeys.Hmac(permissions: ["reading", "withdrawals"], ipAllowlist: ["127.0.0.1"]);
         await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(tradeOnly, withdrawing));
         using var refusedClient = new BinanceClient(sim, tradeOnly);
         using var allowedClient = new BinanceClient(sim, withdrawing);
@@ -314,7 +314,7 @@ public sealed class AuthenticationTests : IDisposable
     [Fact]
     public async Task Withdraw_PayloadWithReservedCharacters_SignedPercentEncodedAcceptedRawRejected()
     {
-        var key = TestKeys.Hmac(permissions: ["reading", "withdrawals"]);
+        var key = TestKeys.Hmac(permissions: ["reading", "withdrawals"], ipAllowlist: ["127.0.0.1"]);
         await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
         using var client = new BinanceClient(sim, key);
         var query = BinanceClient.Query(("coin", "USDT"), ("address", "T+x/y="), ("amount", "1"), ("name", "１２３ wallet"),
@@ -327,5 +327,26 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Contains("name=%EF%BC%91%EF%BC%92%EF%BC%93%20wallet", query, StringComparison.Ordinal);
         Assert.True(encoded.Status == 200, encoded.ToString());
         Assert.Equal(-1022, signedRaw.Code);
+    }
+
+    [Fact]
+    public async Task ApiRestrictions_EverySwitchOn_AllReportedTrue()
+    {
+        string[] all = ["reading", "spotTrading", "withdrawals", "margin", "futures", "universalTransfer", "internalTransfer", "vanillaOptions"];
+        var key = TestKeys.Hmac(permissions: all, ipAllowlist: ["127.0.0.1"]);
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(key));
+        using var client = new BinanceClient(sim, key);
+
+        var answer = await client.SignedAsync(HttpMethod.Get, "/sapi/v1/account/apiRestrictions", "");
+
+        Assert.True(answer.Status == 200, answer.ToString());
+        foreach (var field in new[]
+        {
+            "enableReading", "enableSpotAndMarginTrading", "enableWithdrawals", "enableMargin", "enableFutures",
+            "permitsUniversalTransfer", "enableInternalTransfer", "enableVanillaOptions",
+        })
+        {
+            Assert.True(answer.Json.GetProperty(field).GetBoolean(), field);
+        }
     }
 }

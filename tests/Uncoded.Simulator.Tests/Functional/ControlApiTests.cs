@@ -70,4 +70,24 @@ public sealed class ControlApiTests
         Assert.Equal((-1021, "Timestamp for this request was 1000ms ahead of the server's time."), (local.Code, local.Msg));
         Assert.Equal(200, synced.Status);
     }
+
+    [Fact]
+    public async Task ControlApi_ScenarioBodyInYaml_LoadedAndItsFaultsQueued()
+    {
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(), controlPort: 0);
+        using var control = new HttpClient { BaseAddress = sim.ControlAddress, Timeout = TimeSpan.FromSeconds(30) };
+        const string yaml = """
+            name: from-yaml
+            accounts: [{ id: trader, balances: { USDT: 5 } }]
+            faults: [{ kind: Unavailable503BeforeExecute, count: 3 }]
+            """;
+
+        using var loaded = await control.PostAsync("/control/scenario", new StringContent(yaml, System.Text.Encoding.UTF8, "application/yaml"));
+        using var asJson = await control.PostAsync("/control/scenario", new StringContent(yaml, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(200, (int)loaded.StatusCode);
+        Assert.Equal(400, (int)asJson.StatusCode);
+        Assert.Equal(("from-yaml", 3), (sim.Scenario.Name, sim.Faults.Pending));
+        Assert.Equal(5m, sim.Exchange.Balances("trader")["USDT"].Free);
+    }
 }

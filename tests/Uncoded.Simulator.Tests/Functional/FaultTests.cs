@@ -100,4 +100,28 @@ public sealed class FaultTests
         Assert.Equal((-1021, "Timestamp for this request is outside of the recvWindow."), (answer.Code, answer.Msg));
         Assert.Equal(-2013, query.Code);
     }
+
+    /// <summary>Faults listed in the scenario file are queued when it loads, exactly like injected ones.</summary>
+    [Fact]
+    public async Task NewOrder_FaultSeededByScenario_HitsFirstOrderOnly()
+    {
+        var key = TestKeys.Hmac();
+        var scenario = TestScenarios.Market(key) with
+        {
+            Faults = [new FaultSpec { Kind = FaultKind.Http500AfterExecute, Count = 1, Method = "POST", Path = "/api/v3/order" }],
+        };
+        await using var sim = await TestScenarios.StartAsync(scenario);
+        using var client = new BinanceClient(sim, key);
+        var time = await client.PublicAsync("/api/v3/time");
+
+        var first = await client.OrderAsync(Order);
+        var query = await QueryAsync(client);
+        var second = await client.OrderAsync(Order.Replace("fault-1", "fault-2", StringComparison.Ordinal));
+
+        Assert.Equal(200, time.Status);
+        Assert.Equal((500, -1000), (first.Status, first.Code));
+        Assert.Equal("NEW", query.Get("status"));
+        Assert.True(second.Status == 200, second.ToString());
+        Assert.Equal(0, sim.Faults.Pending);
+    }
 }

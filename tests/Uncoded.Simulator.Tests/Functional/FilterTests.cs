@@ -142,4 +142,37 @@ public sealed class FilterTests
         Assert.Equal((400, -1111, "Parameter 'price' has too much precision."), (price.Status, price.Code, price.Msg));
         Assert.Equal((200, "{}"), (fits.Status, fits.Body));
     }
+
+    /// <summary>
+    /// The older MIN_NOTIONAL filter (still on some symbols): a priced order under minNotional is
+    /// refused; a MARKET order only when applyToMarket is true, then by the average price.
+    /// </summary>
+    [Theory]
+    [InlineData(true, "side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.0001&price=59000.00", "Filter failure: MIN_NOTIONAL")]
+    [InlineData(false, "side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.0001&price=59000.00", "Filter failure: MIN_NOTIONAL")]
+    [InlineData(true, "side=BUY&type=MARKET&quantity=0.0001", "Filter failure: MIN_NOTIONAL")]
+    [InlineData(false, "side=BUY&type=MARKET&quantity=0.0001", null)]
+    [InlineData(true, "side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.0002&price=59000.00", null)]
+    public async Task NewOrder_MinNotionalFilter_RefusedUnderMinimum(bool applyToMarket, string order, string? message)
+    {
+        var key = TestKeys.Hmac();
+        var scenario = TestScenarios.Market(key);
+        var btc = scenario.Symbols[0] with
+        {
+            Filters = [.. TestScenarios.BtcFilters.Where(f => f is not NotionalFilter), new MinNotionalFilter(10m, applyToMarket, 5)],
+        };
+        await using var sim = await TestScenarios.StartAsync(scenario with { Symbols = [btc, scenario.Symbols[1]] });
+        using var client = new BinanceClient(sim, key);
+
+        var answer = await client.OrderAsync("symbol=BTCUSDT&" + order);
+
+        if (message is null)
+        {
+            Assert.True(answer.Status == 200, answer.ToString());
+        }
+        else
+        {
+            Assert.Equal((400, -1013, message), (answer.Status, answer.Code, answer.Msg));
+        }
+    }
 }

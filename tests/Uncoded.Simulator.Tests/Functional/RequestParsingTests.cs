@@ -109,4 +109,29 @@ public sealed class RequestParsingTests : MarketTest
         Assert.Equal((401, -2015), (unknown.Status, unknown.Code));
         Assert.Equal((401, -2014), (missing.Status, missing.Code));
     }
+
+    /// <summary>BINANCE.md: every response carries X-MBX-USED-WEIGHT-1M, those without a body too.</summary>
+    [Fact]
+    public async Task UnknownPathWrongMethodOversizedBody_CarryUsedWeight()
+    {
+        var weighed = await Client.PublicAsync("/api/v3/time");
+
+        var notFound = await Client.PublicAsync("/api/v3/no-such-endpoint");
+        var wrongMethod = await Client.SendAsync(HttpMethod.Put, "/api/v3/time", null, null);
+        var tooLarge = await Client.SignedAsync(HttpMethod.Post, "/api/v3/order", "symbol=BTCUSDT", body: "newClientOrderId=" + new string('a', 70_000));
+
+        Assert.Equal((404, 405, 413), (notFound.Status, wrongMethod.Status, tooLarge.Status));
+        Assert.All(new[] { weighed, notFound, wrongMethod, tooLarge }, a => Assert.Equal(weighed.Header("X-MBX-USED-WEIGHT-1M"), a.Header("X-MBX-USED-WEIGHT-1M")));
+        Assert.Equal("1", weighed.Header("X-MBX-USED-WEIGHT-1M"));
+    }
+
+    /// <summary>Binance's messages carry <c>'</c> as it is; the JSON on the wire is byte for byte theirs.</summary>
+    [Fact]
+    public async Task ErrorMessage_WithQuotes_WrittenLiterallyNotEscaped()
+    {
+        var answer = await Client.SignedAsync(HttpMethod.Get, "/api/v3/account", "recvWindow=70000");
+
+        Assert.Contains("'recvWindow' contains unexpected value", answer.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u0027", answer.Body, StringComparison.Ordinal);
+    }
 }

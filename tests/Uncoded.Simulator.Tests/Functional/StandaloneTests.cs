@@ -16,49 +16,124 @@ public sealed class StandaloneTests
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [Fact]
-    public async Task Binary_LiquidScenarioOnPort_ServesTimeOnLoopbackOnly()
+    /// <summary><c>uncoded-sim --scenario S --port N</c>, running until disposed.</summary>
+    private sealed class SimulatorProcess : IAsyncDisposable
     {
-        var port = FreePort();
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Repo.SimulatorDll, "--scenario", "liquid", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        private readonly Process _process;
+        private readonly Task<string> _stderr;
+
+        private SimulatorProcess(Process process, int port)
         {
-            info.ArgumentList.Add(arg);
+            _process = process;
+            _stderr = process.StandardError.ReadToEndAsync();
+            Port = port;
         }
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
+
+        public int Port { get; }
+
+        public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+        public string Url(string pathAndQuery) => $"http://127.0.0.1:{Port}{pathAndQuery}";
+
+        public static async Task<SimulatorProcess> StartAsync(string scenario)
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            string? body = null;
-            for (var attempt = 0; attempt < 120 && body is null && !process.HasExited; attempt++)
+            var port = FreePort();
+            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { Repo.SimulatorDll, "--scenario", scenario, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            {
+                info.ArgumentList.Add(arg);
+            }
+            var sim = new SimulatorProcess(Process.Start(info)!, port);
+            for (var attempt = 0; attempt < 120 && !sim._process.HasExited; attempt++)
             {
                 try
                 {
-                    body = await http.GetStringAsync($"http://127.0.0.1:{port}/api/v3/time");
+                    using var answer = await sim.Http.GetAsync(sim.Url("/api/v3/ping"));
+                    return sim;
                 }
                 catch (HttpRequestException)
                 {
                     await Task.Delay(250);
                 }
             }
-            Assert.False(process.HasExited, "uncoded-sim exited early");
-            Assert.NotNull(body);
-            var serverTime = JsonDocument.Parse(body).RootElement.GetProperty("serverTime").GetInt64();
-            Assert.InRange(serverTime - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), -10_000, 10_000);
-            var depth = JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/api/v3/depth?symbol=BTCUSDT&limit=200")).RootElement;
-            Assert.Equal(200, depth.GetProperty("asks").GetArrayLength());
+            await sim.DisposeAsync();
+            throw new InvalidOperationException($"uncoded-sim --scenario {scenario} did not start: {await sim._stderr}");
+        }
 
-            using var other = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            var refused = await Assert.ThrowsAsync<SocketException>(async () => await other.ConnectAsync(IPAddress.Parse("127.0.0.2"), port));
-            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
-        }
-        finally
+        public async ValueTask DisposeAsync()
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            Http.Dispose();
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            await _process.WaitForExitAsync();
+            Assert.DoesNotContain("Unhandled exception", await _stderr, StringComparison.Ordinal);
+            _process.Dispose();
         }
-        Assert.DoesNotContain("Unhandled exception", await stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Binary_LiquidScenarioOnPort_ServesTimeOnLoopbackOnly()
+    {
+        await using var sim = await SimulatorProcess.StartAsync("liquid");
+
+        var body = await sim.Http.GetStringAsync(sim.Url("/api/v3/time"));
+        var serverTime = JsonDocument.Parse(body).RootElement.GetProperty("serverTime").GetInt64();
+        var depth = JsonDocument.Parse(await sim.Http.GetStringAsync(sim.Url("/api/v3/depth?symbol=BTCUSDT&limit=200"))).RootElement;
+        using var other = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await other.ConnectAsync(IPAddress.Parse("127.0.0.2"), sim.Port));
+
+        Assert.InRange(serverTime - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), -10_000, 10_000);
+        Assert.Equal(200, depth.GetProperty("asks").GetArrayLength());
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+    }
+
+    /// <summary>The block docs/simulator.md gives a user to place a signed order by hand, run as written.</summary>
+    [Fact]
+    public async Task DocumentedSignedOrder_AgainstBinary_FilledAndItsVariantsRefused()
+    {
+        var doc = await File.ReadAllTextAsync(Path.Combine(Repo.Root, "docs", "simulator.md"));
+        var start = doc.IndexOf("```sh\n", doc.IndexOf("<!-- signed-order example", StringComparison.Ordinal), StringComparison.Ordinal) + 6;
+        var block = doc[start..doc.IndexOf("```", start, StringComparison.Ordinal)];
+        await using var sim = await SimulatorProcess.StartAsync("liquid");
+        var env = new Dictionary<string, string?> { ["PORT"] = sim.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+
+        async Task<JsonElement> RunAsync(string script)
+        {
+            var result = await Run.ProcessAsync("bash", ["-euo", "pipefail", "-c", script], env: env);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return JsonDocument.Parse(result.Stdout).RootElement;
+        }
+
+        var filled = await RunAsync(block);
+        var otherMachine = await RunAsync(block.Replace("curl -s -X POST", "curl -s --interface 127.0.0.2 -X POST", StringComparison.Ordinal));
+        var changed = await RunAsync(block.Replace("\ncurl", "\nQ=${Q/0.01/0.02}\ncurl", StringComparison.Ordinal));
+
+        Assert.Equal(("BTCUSDT", "FILLED", "0.01000000"), (filled.GetProperty("symbol").GetString(), filled.GetProperty("status").GetString(), filled.GetProperty("executedQty").GetString()));
+        Assert.Equal(-2015, otherMachine.GetProperty("code").GetInt32());
+        Assert.Equal(-1022, changed.GetProperty("code").GetInt32());
+    }
+
+    [Fact]
+    public async Task Binary_YamlScenarioFile_Loaded()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "mine.yaml");
+        await File.WriteAllTextAsync(path, """
+            name: mine
+            accounts: [{ id: a, balances: { USDT: 10 } }]
+            symbols:
+              - symbol: XYZUSDT
+                baseAsset: XYZ
+                quoteAsset: USDT
+                lastPrice: 2.5
+            """);
+        await using var sim = await SimulatorProcess.StartAsync(path);
+
+        var info = JsonDocument.Parse(await sim.Http.GetStringAsync(sim.Url("/api/v3/exchangeInfo"))).RootElement;
+
+        Assert.Equal("XYZUSDT", info.GetProperty("symbols").EnumerateArray().Single().GetProperty("symbol").GetString());
     }
 
     [Fact]
@@ -69,5 +144,18 @@ public sealed class StandaloneTests
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("liquid", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("pump-and-dump", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Binary_InvalidYamlScenario_ExitsWithClearError()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "bad.yml");
+        await File.WriteAllTextAsync(path, "name: a\nname: b\n");
+
+        var result = await Run.ProcessAsync("dotnet", [Repo.SimulatorDll, "--scenario", path, "--port", "0"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("invalid scenario YAML: key 'name' appears twice", result.Stderr, StringComparison.Ordinal);
     }
 }
