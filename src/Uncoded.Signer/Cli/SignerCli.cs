@@ -258,7 +258,7 @@ internal static class SignerCli
     /// <summary>Seals <paramref name="material"/> to a new file; returns the text to show (public key PEM or a note).</summary>
     private static string SealAndDescribe(KeyMaterial material, string path, SecretSource passphraseSource, KdfParameters kdf)
     {
-        var passphrase = passphraseSource.Read("passphrase");
+        var passphrase = passphraseSource.ReadNew("passphrase");
         try
         {
             var sealedBytes = SealedFileFormat.Seal(material, passphrase, kdf);

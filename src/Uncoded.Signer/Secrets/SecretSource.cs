@@ -55,7 +55,38 @@ internal sealed record SecretSource(string? File = null, string? Env = null, str
             }
             return Encoding.UTF8.GetBytes(value);
         }
-        return FromPrompt(what);
+        return FromPrompt(what, $"Enter {what}: ");
+    }
+
+    /// <summary>
+    /// A new secret (keygen, seal): like <see cref="Read"/>, but a prompt asks twice and refuses two
+    /// different answers, so a typo cannot lock a new key away. The caller zeroes the result.
+    /// </summary>
+    public byte[] ReadNew(string what)
+    {
+        if (!Prompt || Problem(what) is not null)
+        {
+            return Read(what);
+        }
+        var first = FromPrompt(what, $"Enter new {what}: ");
+        var again = FromPrompt(what, $"Repeat the {what}: ");
+        try
+        {
+            if (!CryptographicOperations.FixedTimeEquals(first, again))
+            {
+                throw new SignerException(ErrorKind.Configuration, "SECRET_MISMATCH", $"the two {what}s differ; nothing was written");
+            }
+            return first;
+        }
+        catch
+        {
+            CryptographicOperations.ZeroMemory(first);
+            throw;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(again);
+        }
     }
 
     private static byte[] FromFile(string path, string what)
@@ -76,14 +107,14 @@ internal sealed record SecretSource(string? File = null, string? Env = null, str
         }
     }
 
-    private static byte[] FromPrompt(string what)
+    private static byte[] FromPrompt(string what, string prompt)
     {
         if (Console.IsInputRedirected)
         {
             throw new SignerException(ErrorKind.Configuration, "NO_SECRET_SOURCE",
-                $"no {what} source given and standard input is not a terminal; pass a --{what}-file");
+                $"no {what} source given and standard input is not a terminal; pass --{what.ToLowerInvariant()}-file (or the -env/-credential form)");
         }
-        Console.Error.Write($"Enter {what}: ");
+        Console.Error.Write(prompt);
         var chars = new char[MaxLength];
         var count = 0;
         try

@@ -127,5 +127,5 @@ internal sealed record SignerSettings(
 internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase, GuardSettings Guard,
     Pkcs11KeySettings? Pkcs11 = null)
 {
-    public string BackendName => Pkcs11 is null ? "sealed file" : $"PKCS#11 {Pkcs11.TokenDescription}";
+    public string BackendName => Pkcs11 is null ? "sealed file" : $"PKCS#11 {Pkcs11.TokenDescription}, {Pkcs11.Sessions} sessions";
 }

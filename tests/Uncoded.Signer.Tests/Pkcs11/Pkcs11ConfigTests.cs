@@ -22,14 +22,97 @@ public sealed partial class Pkcs11ConfigTests
         Assert.NotEmpty(keyId);
         Assert.NotEmpty(serial);
 
-        await using var signer = await hsm.ServeAsync(new Dictionary<string, object>
+        await using var signer = await ServeSignAndVerifyAsync(hsm, new { Module = SoftHsm.Module, TokenSerial = serial, KeyId = keyId, PinFile = hsm.PinFile }, keygen.Stdout);
+    }
+
+    /// <summary>Serves one Ed25519 token key as "k", signs a fresh example order with it and has openssl verify the signature.</summary>
+    private static async Task<SignerProcess> ServeSignAndVerifyAsync(SoftHsm hsm, object pkcs11, string pem, IDictionary<string, string?>? env = null)
+    {
+        var signer = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = new { ApiKey = "a", Pkcs11 = pkcs11 } }, env);
+        try
         {
-            ["k"] = new { ApiKey = "a", Pkcs11 = new { Module = SoftHsm.Module, TokenSerial = serial, KeyId = keyId, PinFile = hsm.PinFile } },
-        });
-        using var client = signer.Client();
-        var payload = TestKeys.FreshExamplePayload();
-        var response = await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload));
-        await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, keygen.Stdout, payload, response.Signature, ed25519: true);
+            using var client = signer.Client();
+            var payload = TestKeys.FreshExamplePayload();
+            var response = await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload));
+            await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem, payload, response.Signature, ed25519: true);
+            return signer;
+        }
+        catch
+        {
+            await signer.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Two keys share a label (made by another tool): the label alone is ambiguous, label and CKA_ID together name one.</summary>
+    [Fact]
+    public async Task Serve_KeyByLabelAndIdTogether_PicksTheKeyMatchingBoth()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keypairgen", "--key-type", "EC:edwards25519", "--label", "binance", "--id", "c1")).ExitCode);
+        Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keypairgen", "--key-type", "EC:edwards25519", "--label", "binance", "--id", "c2")).ExitCode);
+        var second = await hsm.SignerAsync(["pubkey", .. hsm.KeyArgs("binance"), "--key-id", "c2"]);
+        var ambiguous = await hsm.SignerAsync(["pubkey", .. hsm.KeyArgs("binance")]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("AMBIGUOUS_KEY", ambiguous.Stderr, StringComparison.Ordinal);
+
+        await using var signer = await ServeSignAndVerifyAsync(hsm, new { Module = SoftHsm.Module, TokenLabel = hsm.Label, KeyLabel = "binance", KeyId = "c2", PinFile = hsm.PinFile }, second.Stdout);
+    }
+
+    /// <summary>
+    /// Without Sessions the pool has one session per core. DOTNET_PROCESSOR_COUNT makes the signer
+    /// see 3 cores on any machine, so the default is told apart from the tests' usual 2.
+    /// </summary>
+    [Fact]
+    public async Task Serve_SessionsUnset_OneSessionPerCore()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        await hsm.KeygenAsync("ed25519", "binance");
+
+        await using var signer = await hsm.ServeAsync(
+            new Dictionary<string, object> { ["k"] = new { ApiKey = "a", Pkcs11 = new { Module = SoftHsm.Module, TokenLabel = hsm.Label, KeyLabel = "binance", PinFile = hsm.PinFile } } },
+            new Dictionary<string, string?> { ["DOTNET_PROCESSOR_COUNT"] = "3" });
+
+        Assert.Contains("Loaded key k (ED25519, PKCS#11 token 'uncoded-test', 3 sessions)", signer.Log, StringComparison.Ordinal);
+    }
+
+    /// <summary>The PIN from a systemd credential ($CREDENTIALS_DIRECTORY/NAME), in serve and in the CLI.</summary>
+    [Fact]
+    public async Task PinFromSystemdCredential_ServeAndCliUseIt()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        var pem = await hsm.KeygenAsync("ed25519", "binance");
+        var credentials = Directory.CreateDirectory(hsm.Dir.File("credentials")).FullName;
+        File.Copy(hsm.PinFile, Path.Combine(credentials, "token-pin"));
+        var env = new Dictionary<string, string?> { ["CREDENTIALS_DIRECTORY"] = credentials };
+
+        var cli = await Run.DotnetAsync(Repo.SignerDll,
+            ["pubkey", "--pkcs11-module", SoftHsm.Module, "--token-label", hsm.Label, "--key-label", "binance", "--pin-credential", "token-pin"],
+            env: new Dictionary<string, string?>(hsm.Env) { ["CREDENTIALS_DIRECTORY"] = credentials });
+        var missing = await hsm.SignerAsync("pubkey", "--pkcs11-module", SoftHsm.Module, "--token-label", hsm.Label, "--key-label", "binance", "--pin-credential", "token-pin");
+        await using var signer = await ServeSignAndVerifyAsync(hsm, new { Module = SoftHsm.Module, TokenLabel = hsm.Label, KeyLabel = "binance", PinCredential = "token-pin" }, pem, env);
+
+        Assert.True(cli.ExitCode == 0, cli.ToString());
+        Assert.Equal(pem, cli.Stdout);
+        Assert.Contains("NO_CREDENTIALS_DIRECTORY", missing.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(SoftHsm.UserPin, signer.Log, StringComparison.Ordinal);
+    }
+
+    /// <summary>The sealed-file backend refuses RSA under 2048 bits (WEAK_KEY); a token key is held to the same rule.</summary>
+    [Fact]
+    public async Task Serve_RsaKeyUnder2048BitsInToken_RefusedAsWeak()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keypairgen", "--key-type", "rsa:1024", "--label", "old-rsa", "--id", "d1")).ExitCode);
+
+        await using var signer = await hsm.ServeAsync(new Dictionary<string, object> { ["k"] = hsm.KeyConfig("old-rsa") }, waitUntilListening: false);
+        var exit = await signer.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        var pubkey = await hsm.SignerAsync(["pubkey", .. hsm.KeyArgs("old-rsa")]);
+
+        Assert.Equal(3, exit);
+        Assert.Contains("is a 1024-bit RSA key; at least 2048 bits are required", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("WEAK_KEY", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("WEAK_KEY", pubkey.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -25,6 +25,33 @@ public sealed class Pkcs11InProcessTests
 
     private static int Count(string text, string what) => text.Split(what).Length - 1;
 
+    /// <summary>
+    /// The pool hands out up to Sessions distinct logged-in sessions at once (concurrent signatures
+    /// do not queue on one session), then makes the next caller wait for one to come back.
+    /// </summary>
+    [Fact]
+    public async Task SessionPool_UpToSessionsDistinctLoggedInSessionsAtOnce_ThenTheNextWaits()
+    {
+        var hsm = await InProcessSoftHsm.GetAsync();
+        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "ed", sessions: 3), NullLogger.Instance, default);
+
+        var leases = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => key.Token.RentAsync(default).AsTask()));
+        var fourth = key.Token.RentAsync(default).AsTask();
+        var waited = await Task.WhenAny(fourth, Task.Delay(TimeSpan.FromMilliseconds(500))) != fourth;
+        key.Token.Return(leases[1], healthy: true);
+        var reused = await fourth.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(3, leases.Select(l => l.Session.SessionId).Distinct().Count());
+        Assert.All(leases, l => Assert.Contains(l.Session.GetSessionInfo().State, new[] { CKS.CKS_RO_USER_FUNCTIONS, CKS.CKS_RW_USER_FUNCTIONS }));
+        Assert.True(waited, "a fourth session was handed out while three were rented");
+        Assert.Equal(leases[1].Session.SessionId, reused.Session.SessionId);
+        foreach (var lease in new[] { leases[0], leases[2], reused })
+        {
+            key.Token.Return(lease, healthy: true);
+        }
+        Assert.NotEmpty(await key.SignAsync(Payload, default));
+    }
+
     [Fact]
     public async Task SessionsClosedFromSecondHandle_MidRun_EverySignReopensLogsInAndSucceeds()
     {

@@ -81,7 +81,7 @@ internal static class Pkcs11Objects
             }
             return keyType switch
             {
-                (ulong)CKK.CKK_RSA => new(handle, KeyAlgorithm.RsaPkcs1Sha256, extractable, RsaPublicKeyPem(session, settings, handle)),
+                (ulong)CKK.CKK_RSA => new(handle, KeyAlgorithm.RsaPkcs1Sha256, extractable, RsaPublicKeyPem(session, settings, handle, where)),
                 Pkcs11Module.CKK_EC_EDWARDS => new(handle, KeyAlgorithm.Ed25519, extractable, Ed25519PublicKeyPem(session, settings, handle)),
                 (ulong)CKK.CKK_GENERIC_SECRET or (ulong)CKK.CKK_SHA256_HMAC => new(handle, KeyAlgorithm.HmacSha256, extractable, null),
                 _ => throw new SignerException(ErrorKind.Configuration, "UNSUPPORTED_KEY",
@@ -103,9 +103,13 @@ internal static class Pkcs11Objects
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm)),
     };
 
-    private static string? RsaPublicKeyPem(ISession session, Pkcs11KeySettings settings, IObjectHandle privateKey)
+    /// <summary>
+    /// The RSA public key as PEM, from the first object that shows modulus and exponent (public
+    /// attributes; most tokens expose them on the private key too). A key under
+    /// <see cref="KeyFactory.MinRsaBits"/> is refused here as the sealed-file backend refuses it.
+    /// </summary>
+    private static string? RsaPublicKeyPem(ISession session, Pkcs11KeySettings settings, IObjectHandle privateKey, string where)
     {
-        // Modulus and exponent are public attributes; most tokens expose them on the private key too.
         foreach (var handle in Find(session, settings, CKO.CKO_PUBLIC_KEY).Prepend(privateKey))
         {
             var values = session.GetAttributeValue(handle, [CKA.CKA_MODULUS, CKA.CKA_PUBLIC_EXPONENT]);
@@ -114,6 +118,11 @@ internal static class Pkcs11Objects
                 continue;
             }
             using var rsa = RSA.Create(new RSAParameters { Modulus = modulus, Exponent = values[1].GetValueAsByteArray() });
+            if (rsa.KeySize < KeyFactory.MinRsaBits)
+            {
+                throw new SignerException(ErrorKind.Configuration, "WEAK_KEY",
+                    $"{where} is a {rsa.KeySize}-bit RSA key; at least {KeyFactory.MinRsaBits} bits are required");
+            }
             return rsa.ExportSubjectPublicKeyInfoPem() + "\n";
         }
         return null;
