@@ -17,8 +17,8 @@ public sealed class Pkcs11InProcessTests
 {
     private static readonly byte[] Payload = Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload);
 
-    private static Pkcs11KeySettings Settings(SoftHsm hsm, string keyLabel, int sessions = 4, string? pinFile = null) =>
-        new(SoftHsm.SpyModule, hsm.Label, null, keyLabel, null, new SecretSource(File: pinFile ?? hsm.PinFile), sessions);
+    private static Pkcs11KeySettings Settings(InProcessToken token, string keyLabel, int sessions = 4, string? pinFile = null) =>
+        new(SoftHsm.SpyModule, token.Label, null, keyLabel, null, new SecretSource(File: pinFile ?? token.Hsm.PinFile), sessions);
 
     private static ISlot FindSlot(Pkcs11Module module, string label) =>
         module.Library.GetSlotList(SlotsType.WithTokenPresent).Single(s => s.GetTokenInfo().Label.Trim() == label);
@@ -32,8 +32,8 @@ public sealed class Pkcs11InProcessTests
     [Fact]
     public async Task SessionPool_UpToSessionsDistinctLoggedInSessionsAtOnce_ThenTheNextWaits()
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "ed", sessions: 3), NullLogger.Instance, default);
+        var token = await InProcessSoftHsm.TokenAsync("pool");
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, "ed", sessions: 3), NullLogger.Instance, default);
 
         var leases = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => key.Token.RentAsync(default).AsTask()));
         var fourth = key.Token.RentAsync(default).AsTask();
@@ -55,11 +55,11 @@ public sealed class Pkcs11InProcessTests
     [Fact]
     public async Task SessionsClosedFromSecondHandle_MidRun_EverySignReopensLogsInAndSucceeds()
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "ed"), NullLogger.Instance, default);
+        var token = await InProcessSoftHsm.TokenAsync("closed");
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, "ed"), NullLogger.Instance, default);
         var publicKey = PublicKey.Import(SignatureAlgorithm.Ed25519, Encoding.ASCII.GetBytes(key.PublicKeyPem!), KeyBlobFormat.PkixPublicKeyText);
         var epoch = key.Token.Epoch;
-        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token))).Length;
 
         // 8 callers sign in a loop; after 5 signatures each they wait while another handle closes
         // all of the slot's sessions (which also logs this application out), then carry on. They
@@ -86,7 +86,7 @@ public sealed class Pkcs11InProcessTests
         Assert.True(paused.Wait(TimeSpan.FromSeconds(30)));
         using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
         {
-            var slot = FindSlot(second, hsm.Label);
+            var slot = FindSlot(second, token.Label);
             slot.CloseAllSessions();
             // C_CloseAllSessions also logged this application out: a fresh session is public.
             using var probe = slot.OpenSession(SessionType.ReadOnly);
@@ -100,7 +100,7 @@ public sealed class Pkcs11InProcessTests
         await key.SignAsync(Payload, default);
         Assert.True(key.Token.Epoch > epoch);
 
-        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token)))[spyBefore..];
         Assert.Contains("CKR_SESSION_HANDLE_INVALID", calls, StringComparison.Ordinal);
         // Once after the close, not once per session.
         Assert.True(Count(calls, ": C_Login\n") == 1, "C_Login count != 1; calls after the close:\n" + CallSummary(calls));
@@ -115,38 +115,38 @@ public sealed class Pkcs11InProcessTests
     [Fact]
     public async Task LoggedOutFromSecondHandle_NextSignLogsInAgainAndSucceeds()
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "hmac"), NullLogger.Instance, default);
-        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+        var token = await InProcessSoftHsm.TokenAsync("logout");
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, "hmac"), NullLogger.Instance, default);
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token))).Length;
 
         // C_Logout on any session logs the whole application out; our pooled sessions stay open.
         // Measured: SoftHSM then answers C_SignInit with CKR_OBJECT_HANDLE_INVALID (the private
         // object is invisible to a public session), which the backend treats as a lost login.
         using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
         {
-            using var session = FindSlot(second, hsm.Label).OpenSession(SessionType.ReadOnly);
+            using var session = FindSlot(second, token.Label).OpenSession(SessionType.ReadOnly);
             session.Logout();
         }
 
         var signature = await key.SignAsync(Payload, default);
         Assert.Equal(TestKeys.BinanceExampleSignature, SignatureEncoding.ToWire(key.Algorithm, signature));
-        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+        var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token)))[spyBefore..];
         Assert.Equal(1, Count(calls, ": C_Login\n"));
     }
 
     [Fact]
     public async Task PinChangedWhileRunning_ReloginFailsOnce_NeverPresentedAgain()
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        var pinFile = hsm.Dir.Write("changing.pin", SoftHsm.UserPin + "\n");
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "rsa", pinFile: pinFile), NullLogger.Instance, default);
+        var token = await InProcessSoftHsm.TokenAsync("pin");
+        var pinFile = token.Hsm.Dir.Write("changing.pin", SoftHsm.UserPin + "\n");
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, "rsa", pinFile: pinFile), NullLogger.Instance, default);
         await key.SignAsync(Payload, default);
-        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm))).Length;
+        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token))).Length;
 
         // Someone changes the PIN and the token drops our login: the PIN the signer holds is now wrong.
         using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
         {
-            var slot = FindSlot(second, hsm.Label);
+            var slot = FindSlot(second, token.Label);
             using (var session = slot.OpenSession(SessionType.ReadWrite))
             {
                 session.SetPin(Encoding.ASCII.GetBytes(SoftHsm.UserPin), Encoding.ASCII.GetBytes("654321"));
@@ -161,13 +161,13 @@ public sealed class Pkcs11InProcessTests
                 Assert.Equal("PIN_INCORRECT", error.Reason);
                 Assert.Equal(ErrorKind.Configuration, error.Kind);
             }
-            var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(hsm)))[spyBefore..];
+            var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token)))[spyBefore..];
             Assert.Equal(1, Count(calls, "CKR_PIN_INCORRECT"));
         }
         finally
         {
             using var second = Pkcs11Module.Open(SoftHsm.SpyModule);
-            using var session = FindSlot(second, hsm.Label).OpenSession(SessionType.ReadWrite);
+            using var session = FindSlot(second, token.Label).OpenSession(SessionType.ReadWrite);
             session.Login(CKU.CKU_USER, "654321");
             session.SetPin("654321", SoftHsm.UserPin);
             session.Logout();
@@ -180,8 +180,8 @@ public sealed class Pkcs11InProcessTests
     [InlineData("hmac", "HMAC_SHA256")]
     public async Task KeyValue_TokenRefusesToRevealIt(string label, string algorithmName)
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, label, sessions: 1), NullLogger.Instance, default);
+        var token = await InProcessSoftHsm.TokenAsync("value-" + label);
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, label, sessions: 1), NullLogger.Instance, default);
         var algorithm = key.Algorithm;
         Assert.Equal(algorithmName, SignatureEncoding.Name(algorithm));
         Assert.False(key.Extractable);
@@ -214,8 +214,8 @@ public sealed class Pkcs11InProcessTests
     [InlineData("hmac")]
     public async Task KeyUsage_SignOnly_NoDecryptUnwrapDeriveAndThePublicKeyNoEncryptWrap(string label)
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, label, sessions: 1), NullLogger.Instance, default);
+        var token = await InProcessSoftHsm.TokenAsync("usage-" + label);
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, label, sessions: 1), NullLogger.Instance, default);
         var lease = await key.Token.RentAsync(default);
         try
         {
@@ -248,8 +248,8 @@ public sealed class Pkcs11InProcessTests
     [Fact]
     public async Task RsaKey_TokenRefusesToDecryptOrUnwrapWithIt()
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "rsa", sessions: 1), NullLogger.Instance, default);
+        var token = await InProcessSoftHsm.TokenAsync("decrypt");
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, "rsa", sessions: 1), NullLogger.Instance, default);
         using var rsa = RSA.Create();
         rsa.ImportFromPem(key.PublicKeyPem);
         var ciphertext = rsa.Encrypt("a key someone wrapped for this public key"u8, RSAEncryptionPadding.Pkcs1);
@@ -276,11 +276,11 @@ public sealed class Pkcs11InProcessTests
     [Fact]
     public async Task HmacKeyShorterThanTheTokenAllows_SignFailsWithKeySizeNotSupported()
     {
-        var hsm = await InProcessSoftHsm.GetAsync();
+        var token = await InProcessSoftHsm.TokenAsync("short-hmac");
         // seal-into-token no longer leaves such a key behind (Pkcs11ServeTests); other tools still can.
         // A session object: it is gone when this session closes, whatever the test does.
         using var module = Pkcs11Module.Open(SoftHsm.SpyModule);
-        using var session = FindSlot(module, hsm.Label).OpenSession(SessionType.ReadWrite);
+        using var session = FindSlot(module, token.Label).OpenSession(SessionType.ReadWrite);
         try
         {
             session.Login(CKU.CKU_USER, SoftHsm.UserPin);
@@ -302,7 +302,7 @@ public sealed class Pkcs11InProcessTests
             template.ForEach(a => a.Dispose());
         }
 
-        using var key = await Pkcs11Key.OpenAsync(Settings(hsm, "short-hmac", sessions: 1), NullLogger.Instance, default);
+        using var key = await Pkcs11Key.OpenAsync(Settings(token, "short-hmac", sessions: 1), NullLogger.Instance, default);
         Assert.Equal(KeyAlgorithm.HmacSha256, key.Algorithm);
         var error = await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
         Assert.Equal("KEY_SIZE_NOT_SUPPORTED", error.Reason);

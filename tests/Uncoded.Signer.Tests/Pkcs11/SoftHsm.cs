@@ -63,9 +63,9 @@ internal sealed class SoftHsm : IDisposable
 
     public Task<RunResult> SignerAsync(params string[] args) => Run.DotnetAsync(Repo.SignerDll, args, env: Env);
 
-    /// <summary>The CLI options naming <paramref name="keyLabel"/> in this token.</summary>
-    public string[] KeyArgs(string keyLabel) =>
-        ["--pkcs11-module", Module, "--token-label", Label, "--key-label", keyLabel, "--pin-file", PinFile];
+    /// <summary>The CLI options naming <paramref name="keyLabel"/> in this token (or in <paramref name="tokenLabel"/>, another token here).</summary>
+    public string[] KeyArgs(string keyLabel, string? tokenLabel = null) =>
+        ["--pkcs11-module", Module, "--token-label", tokenLabel ?? Label, "--key-label", keyLabel, "--pin-file", PinFile];
 
     /// <summary>A "Keys" entry for a key in this token.</summary>
     public object KeyConfig(string keyLabel, int sessions = 2, string? pinFile = null, string module = Module) => new
@@ -108,9 +108,9 @@ internal sealed class SoftHsm : IDisposable
     }
 
     /// <summary>Generates a key in the token with the signer CLI; returns the printed public key PEM.</summary>
-    public async Task<string> KeygenAsync(string type, string keyLabel)
+    public async Task<string> KeygenAsync(string type, string keyLabel, string? tokenLabel = null)
     {
-        var result = await SignerAsync(["keygen", "--type", type, .. KeyArgs(keyLabel)]);
+        var result = await SignerAsync(["keygen", "--type", type, .. KeyArgs(keyLabel, tokenLabel)]);
         Assert.True(result.ExitCode == 0, result.ToString());
         return result.Stdout;
     }
