@@ -224,10 +224,12 @@ public sealed class Pkcs11InProcessTests
             {
                 var secret = Pkcs11Objects.Find(session, key.Token.Settings, CKO.CKO_SECRET_KEY).Single();
                 AssertOnlyUse(session, secret, CKA.CKA_SIGN, CKA.CKA_VERIFY, CKA.CKA_ENCRYPT, CKA.CKA_DECRYPT, CKA.CKA_WRAP, CKA.CKA_UNWRAP, CKA.CKA_DERIVE);
+                AssertOnlyMechanism(session, secret, Pkcs11Objects.Mechanism(key.Algorithm));
                 return;
             }
             var privateKey = Pkcs11Objects.Find(session, key.Token.Settings, CKO.CKO_PRIVATE_KEY).Single();
             AssertOnlyUse(session, privateKey, CKA.CKA_SIGN, CKA.CKA_DECRYPT, CKA.CKA_UNWRAP, CKA.CKA_DERIVE);
+            AssertOnlyMechanism(session, privateKey, Pkcs11Objects.Mechanism(key.Algorithm));
             var publicKey = Pkcs11Objects.Find(session, key.Token.Settings, CKO.CKO_PUBLIC_KEY).Single();
             AssertOnlyUse(session, publicKey, CKA.CKA_VERIFY, CKA.CKA_ENCRYPT, CKA.CKA_WRAP);
         }
@@ -235,6 +237,14 @@ public sealed class Pkcs11InProcessTests
         {
             key.Token.Return(lease, healthy: true);
         }
+    }
+
+    /// <summary>The key's CKA_ALLOWED_MECHANISMS is exactly the one mechanism the signer signs with.</summary>
+    private static void AssertOnlyMechanism(ISession session, IObjectHandle handle, ulong mechanism)
+    {
+        var allowed = session.GetAttributeValue(handle, [CKA.CKA_ALLOWED_MECHANISMS])[0];
+        Assert.False(allowed.CannotBeRead);
+        Assert.Equal([mechanism], allowed.GetValueAsULongList());
     }
 
     /// <summary>The token reports <paramref name="allowed"/> true and every one of <paramref name="refused"/> false.</summary>
@@ -263,6 +273,11 @@ public sealed class Pkcs11InProcessTests
             Assert.Equal(CKR.CKR_KEY_FUNCTION_NOT_PERMITTED, decrypt.RV);
             var unwrap = Assert.Throws<Pkcs11Exception>(() => lease.Session.UnwrapKey(mechanism, handle, ciphertext, unwrapped));
             Assert.Equal(CKR.CKR_KEY_FUNCTION_NOT_PERMITTED, unwrap.RV);
+            // Raw RSA "signing" is the private-key operation itself, i.e. decryption by another name;
+            // CKA_ALLOWED_MECHANISMS leaves the key to CKM_SHA256_RSA_PKCS only.
+            using var raw = Pkcs11Module.Factories.MechanismFactory.Create(CKM.CKM_RSA_X_509);
+            var rawSign = Assert.Throws<Pkcs11Exception>(() => lease.Session.Sign(raw, handle, ciphertext));
+            Assert.Equal(CKR.CKR_MECHANISM_INVALID, rawSign.RV);
         }
         finally
         {

@@ -67,7 +67,8 @@ internal static class Pkcs11Admin
             try
             {
                 using var mech = Pkcs11Module.Factories.MechanismFactory.Create(mechanism);
-                session.GenerateKeyPair(mech, publicTemplate, privateTemplate, out _, out _);
+                WithAllowedMechanism(privateTemplate, type == "ed25519" ? KeyAlgorithm.Ed25519 : KeyAlgorithm.RsaPkcs1Sha256, settings,
+                    template => session.GenerateKeyPair(mech, publicTemplate, template, out _, out _));
             }
             catch (Pkcs11Exception e)
             {
@@ -123,10 +124,10 @@ internal static class Pkcs11Admin
                     f.Create(CKA.CKA_ID, id),
                     f.Create(CKA.CKA_VALUE, value),
                 };
-                IObjectHandle handle;
+                IObjectHandle handle = null!;
                 try
                 {
-                    handle = session.CreateObject(template);
+                    WithAllowedMechanism(template, KeyAlgorithm.HmacSha256, settings, t => handle = session.CreateObject(t));
                 }
                 catch (Pkcs11Exception e)
                 {
@@ -144,6 +145,27 @@ internal static class Pkcs11Admin
         finally
         {
             CryptographicOperations.ZeroMemory(value);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="create"/> with <paramref name="template"/> plus CKA_ALLOWED_MECHANISMS =
+    /// the one mechanism the signer uses for <paramref name="algorithm"/>, so the key cannot serve
+    /// as a raw RSA (decrypt-equivalent) or any other operation even to a holder of the PIN. A token
+    /// that does not know the attribute (it is optional in PKCS#11) gets the template without it,
+    /// with a warning: CKA_SIGN and the other usage flags still limit the key.
+    /// </summary>
+    private static void WithAllowedMechanism(List<IObjectAttribute> template, KeyAlgorithm algorithm, Pkcs11KeySettings settings, Action<List<IObjectAttribute>> create)
+    {
+        using var allowed = Pkcs11Module.Factories.ObjectAttributeFactory.Create(CKA.CKA_ALLOWED_MECHANISMS, new List<ulong> { Pkcs11Objects.Mechanism(algorithm) });
+        try
+        {
+            create([.. template, allowed]);
+        }
+        catch (Pkcs11Exception e) when (e.RV is CKR.CKR_ATTRIBUTE_TYPE_INVALID or CKR.CKR_ATTRIBUTE_VALUE_INVALID or CKR.CKR_TEMPLATE_INCONSISTENT)
+        {
+            Console.Error.WriteLine($"warning: {settings.TokenDescription} refused CKA_ALLOWED_MECHANISMS ({e.RV}); the key is created without it, limited by its usage flags only");
+            create(template);
         }
     }
 
