@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
-using Konscious.Security.Cryptography;
 using Uncoded.Signer.Hardening;
 using Uncoded.Signer.Service;
 
@@ -187,8 +186,8 @@ internal static class SealedFileFormat
 
     private static byte[] Derive(ReadOnlySpan<byte> passphrase, ReadOnlySpan<byte> salt, KdfParameters kdf)
     {
-        // Konscious copies the password into its own managed buffers; we zero our copy and
-        // the output. Its working memory is managed and not ours to wipe (documented).
+        // Argon2idKdf keeps its working memory (from which the output could be recomputed) in
+        // native memory it clears, and wipes its hash inputs; the caller zeroes the result.
         // Refuse before allocating what this process cannot have (a container's memory limit
         // included): an out-of-memory halfway through Argon2 would take the process down.
         var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
@@ -197,26 +196,16 @@ internal static class SealedFileFormat
             throw new SignerException(ErrorKind.Configuration, "KDF_MEMORY_UNAVAILABLE",
                 $"the sealed file asks Argon2id for {kdf.MemoryKiB / 1024} MiB, more than this process can use ({available / 4 * 3 / 1024 / 1024} MiB)");
         }
-        var password = passphrase.ToArray();
+        var derived = new byte[64];
         try
         {
-            using var argon = new Argon2id(password)
-            {
-                Salt = salt.ToArray(),
-                MemorySize = checked((int)kdf.MemoryKiB),
-                Iterations = checked((int)kdf.Iterations),
-                DegreeOfParallelism = checked((int)kdf.Parallelism),
-            };
-            return argon.GetBytes(64);
+            Argon2idKdf.Hash(passphrase, salt, checked((int)kdf.MemoryKiB), checked((int)kdf.Iterations), checked((int)kdf.Parallelism), derived);
+            return derived;
         }
-        catch (Exception e) when (e is OutOfMemoryException || e is AggregateException { InnerException: OutOfMemoryException })
+        catch (OutOfMemoryException)
         {
             throw new SignerException(ErrorKind.Configuration, "KDF_MEMORY_UNAVAILABLE",
                 $"Argon2id ran out of memory deriving with m={kdf.MemoryKiB / 1024} MiB");
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(password);
         }
     }
 
