@@ -367,6 +367,35 @@ public sealed class SocketTests
     }
 
     [Fact]
+    public async Task Sign_RequestMessageOver4KiB_RequestTooLargeAuditedAndServerStaysUp()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            using var client = signer.Client();
+            // A payload within its own 4096-byte limit; on the wire the message is key_id "main" (6
+            // bytes) + method "POST" (6) + payload (3 + 4000) + path (2 + its length).
+            var payload = Encoding.ASCII.GetBytes("a=" + new string('1', 3998));
+            var e = await Assert.ThrowsAsync<SignerRefusedException>(() => client.SignAsync("main", "POST", "/" + new string('p', 79), payload));
+            Assert.Equal(StatusCode.InvalidArgument, e.Code);
+            Assert.Equal("REQUEST_TOO_LARGE", e.Reason);
+            Assert.Equal(new Dictionary<string, string> { ["rule"] = "request", ["observed"] = "4097 bytes", ["limit"] = "4096 bytes" },
+                e.Metadata.OrderBy(p => p.Key).ToDictionary());
+            var record = System.Text.Json.JsonDocument.Parse(File.ReadLines(dir.File("audit.log")).Last()).RootElement;
+            Assert.Equal("deny", record.GetProperty("decision").GetString());
+            Assert.Equal("REQUEST_TOO_LARGE", record.GetProperty("reason").GetString());
+
+            // One byte less (a 4096-byte message) passes this check and is refused further on (no such endpoint).
+            var within = await Assert.ThrowsAsync<SignerRefusedException>(() => client.SignAsync("main", "POST", "/" + new string('p', 78), payload));
+            Assert.Equal("ENDPOINT_NOT_ALLOWED", within.Reason);
+
+            Assert.False(signer.HasExited);
+            await SignExampleAsync(signer);
+        }
+    }
+
+    [Fact]
     public async Task Sign_MessageOverTransportLimit_RefusedAndServerStaysUp()
     {
         var (dir, signer) = await StartAsync();
@@ -374,10 +403,12 @@ public sealed class SocketTests
         await using (signer)
         {
             using var client = signer.Client();
-            // Over gRPC's 5 KiB message limit: refused before the payload is looked at.
+            // Over gRPC's message limit: gRPC's own RESOURCE_EXHAUSTED (no ErrorInfo), before the payload is looked at.
             var e = await Assert.ThrowsAsync<SignerRefusedException>(() =>
-                client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 8 * 1024).ToArray()));
+                client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', Transport.UnixSocketTransport.MaxMessageBytes).ToArray()));
             Assert.Equal(StatusCode.ResourceExhausted, e.Code);
+            Assert.Equal(nameof(StatusCode.ResourceExhausted), e.Reason);
+            Assert.Empty(e.Metadata);
             // Over Kestrel's 16 KiB body limit: the stream is reset, nothing is signed.
             var reset = await Assert.ThrowsAnyAsync<SignerCallException>(() =>
                 client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 1024 * 1024).ToArray()));
