@@ -436,15 +436,31 @@ public sealed class SocketTests
     [Fact]
     public async Task Serve_UnknownSetting_FailsStartNamingIt()
     {
+        // At every depth, each named by its full path (not the binder's "not found on SealedFileOptions").
         using var dir = new TempDir();
         var key = TestKeys.SealHmac(dir, "k.sealed");
         var config = dir.Write("signer.json", $$"""
             { "Signer": { "SocketPath": "{{dir.File("s.sock")}}", "SocketMode": "0666",
-              "Keys": { "main": { "ApiKey": "a", "SealedFile": { "Path": "{{key.SealedPath}}", "PassphraseFile": "{{key.PassphrasePath}}" } } } } }
+              "AllowedPeers": { "Uids": [0], "Users": ["root"] },
+              "Audit": { "Path": "{{dir.File("audit.log")}}", "Rotate": true },
+              "Keys": {
+                "main": { "ApiKey": "a", "SealedFile": { "Path": "{{key.SealedPath}}", "PassphraseFile": "{{key.PassphrasePath}}", "Kdf": { "Memory": 1 } },
+                          "Guard": { "Symbols": { "LTCBTC": { "MaxOrderNotional": 1, "MaxPrice": 2 } }, "MaxDailyNotional": 1 } },
+                "hsm": { "ApiKey": "b", "Pkcs11": { "Module": "/m.so", "TokenLabel": "t", "KeyLabel": "k", "PinFile": "/p", "Slot": 0 } } } } }
             """);
         await using var signer = await SignerProcess.StartWithConfigAsync(config, dir.File("s.sock"), waitUntilListening: false);
         Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains("SocketMode", signer.Log);
+        foreach (var path in new[]
+        {
+            "Signer:SocketMode", "Signer:AllowedPeers:Users", "Signer:Audit:Rotate", "Signer:Keys:main:SealedFile:Kdf",
+            "Signer:Keys:main:Guard:Symbols:LTCBTC:MaxPrice", "Signer:Keys:hsm:Pkcs11:Slot",
+        })
+        {
+            Assert.Contains($"unknown setting '{path}'", signer.Log, StringComparison.Ordinal);
+        }
+        Assert.Contains("'Signer:Keys:main:SealedFile:Kdf' (expected: Path, PassphraseFile, PassphraseEnv, PassphraseCredential)", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("[BAD_CONFIG]", signer.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("ErrorOnUnknownConfiguration", signer.Log, StringComparison.Ordinal);
     }
 
     [Fact]
