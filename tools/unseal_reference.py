@@ -2,12 +2,21 @@
 """Independent reader of Uncoded sealed files (docs/sealed-file-format.md), for interoperability tests.
 
 Uses argon2-cffi and pyca/cryptography (Debian: python3-argon2 python3-cryptography). It prints the
-metadata and the SHA-256 of the secret -- never the secret itself.
+KDF costs, the metadata, the SHA-256 of the secret and, for RSA and Ed25519, the public key PEM
+(SubjectPublicKeyInfo) derived from it -- never the secret itself.
 usage: unseal_reference.py SEALED_FILE PASSPHRASE_FILE
 """
 import hashlib, hmac, json, struct, sys
 from argon2.low_level import hash_secret_raw, Type
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+def public_key_pem(key_type, secret):
+    if key_type == 2: key = serialization.load_der_private_key(secret, password=None)  # PKCS#8 DER
+    elif key_type == 3: key = Ed25519PrivateKey.from_private_bytes(secret)  # the 32-byte seed
+    else: return None
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 def main(path, passphrase_path):
     data = open(path, "rb").read()
@@ -31,8 +40,10 @@ def main(path, passphrase_path):
     secret = plain[15 + label_len:]
     assert len(secret) == secret_len
     print(json.dumps({"type": {1: "HMAC_SHA256", 2: "RSA_PKCS1_SHA256", 3: "ED25519"}[key_type],
+                      "kdf": {"m": m, "t": t, "p": p},
                       "created_ms": created_ms, "label": label, "secret_len": secret_len,
-                      "secret_sha256": hashlib.sha256(secret).hexdigest()}))
+                      "secret_sha256": hashlib.sha256(secret).hexdigest(),
+                      "public_key_pem": public_key_pem(key_type, secret)}))
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])

@@ -127,7 +127,7 @@ public sealed class SignerRefusedException : SignerCallException
         Metadata = metadata;
     }
 
-    /// <summary>Stable machine-readable reason (e.g. UNKNOWN_KEY), or the status code name when the gRPC layer refused (e.g. a message over 5 KiB).</summary>
+    /// <summary>Stable machine-readable reason (e.g. UNKNOWN_KEY), or the status code name when the gRPC layer refused (e.g. a message over 8 KiB).</summary>
     public string Reason { get; }
 
     /// <summary>ErrorInfo metadata (rule, observed, limit, ...).</summary>

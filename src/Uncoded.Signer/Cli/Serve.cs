@@ -78,7 +78,7 @@ internal static class Serve
         builder.Services.AddSingleton<SignPipeline>();
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = UnixSocketTransport.MaxRequestBytes;
+            o.MaxReceiveMessageSize = UnixSocketTransport.MaxMessageBytes;
             o.MaxSendMessageSize = 4096;
             o.EnableDetailedErrors = false;
         });

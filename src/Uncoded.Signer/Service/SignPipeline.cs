@@ -14,10 +14,18 @@ namespace Uncoded.Signer.Service;
 internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog audit, RefusalBudget refusals, TimeProvider time, ILogger<SignPipeline> logger)
 {
     public const int MaxPayloadBytes = PayloadParser.MaxBytes;
+
+    /// <summary>
+    /// The whole Sign request message (key_id, method, path and payload, as protobuf encodes them)
+    /// at most. The transport lets a little more through (<see cref="UnixSocketTransport.MaxMessageBytes"/>)
+    /// so that a request over it is refused here: with a reason, and audited like any refusal.
+    /// </summary>
+    public const int MaxRequestBytes = 4096;
     public const int MaxPathBytes = 256;
     private static readonly string[] Methods = ["GET", "POST", "PUT", "DELETE"];
 
-    public async ValueTask<SignResult> SignAsync(string keyId, string method, string path, ReadOnlyMemory<byte> payload,
+    /// <param name="requestBytes">The size of the request message as received (protobuf's CalculateSize()).</param>
+    public async ValueTask<SignResult> SignAsync(string keyId, string method, string path, ReadOnlyMemory<byte> payload, int requestBytes,
         PeerCredentials? peer, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -26,7 +34,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         long countedAtMs = 0;
         try
         {
-            ValidateRequest(method, path, payload.Span);
+            ValidateRequest(method, path, payload.Span, requestBytes);
             if (!keys.TryGet(keyId, out key))
             {
                 throw new SignerException(ErrorKind.UnknownKey, "UNKNOWN_KEY", "no key with that key_id is configured",
@@ -121,7 +129,7 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         }
     }
 
-    public static void ValidateRequest(string method, string path, ReadOnlySpan<byte> payload)
+    public static void ValidateRequest(string method, string path, ReadOnlySpan<byte> payload, int requestBytes)
     {
         if (!Methods.Contains(method, StringComparer.Ordinal))
         {
@@ -135,6 +143,12 @@ internal sealed class SignPipeline(KeyRing keys, GuardEngine guards, AuditLog au
         if (!decision.IsAllowed)
         {
             throw decision.ToException();
+        }
+        // After the payload's own limit, which names the usual culprit; this one also counts key_id and path.
+        if (requestBytes > MaxRequestBytes)
+        {
+            throw Invalid("REQUEST_TOO_LARGE", $"{requestBytes} bytes", $"{MaxRequestBytes} bytes",
+                $"the request (key_id, method, path and payload) exceeds {MaxRequestBytes} bytes");
         }
         foreach (var b in payload)
         {

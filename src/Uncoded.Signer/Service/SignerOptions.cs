@@ -1,7 +1,8 @@
 namespace Uncoded.Signer.Service;
 
-// Bound from the configuration section "Signer" with ErrorOnUnknownConfiguration = true, then
-// validated and frozen (SignerSettings). Defaults here are the documented defaults (README).
+// Bound from the configuration section "Signer" with ErrorOnUnknownConfiguration = true (after
+// UnknownSettings has named every unknown key by its full path), then validated and frozen
+// (SignerSettings). Defaults here are the documented defaults (README).
 
 internal sealed class SignerOptions
 {

@@ -13,7 +13,7 @@ internal sealed class SignerService(SignPipeline pipeline, ILogger<SignerService
         var peer = context.GetHttpContext().Features.Get<IConnectionItemsFeature>()?.Items[PeerCredentials.ItemKey] as PeerCredentials;
         try
         {
-            var result = await pipeline.SignAsync(request.KeyId, request.Method, request.Path, request.Payload.Memory, peer,
+            var result = await pipeline.SignAsync(request.KeyId, request.Method, request.Path, request.Payload.Memory, request.CalculateSize(), peer,
                 context.CancellationToken).ConfigureAwait(false);
             Log.Signed(logger, SignPipeline.Printable(request.KeyId), request.Method, SignPipeline.Printable(request.Path), result.Algorithm);
             return new SignResponse

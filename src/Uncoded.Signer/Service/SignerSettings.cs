@@ -32,6 +32,12 @@ internal sealed record SignerSettings(
                 problems.Add($"unknown top-level setting '{section.Key}' (expected: {string.Join(", ", KnownRootSections)})");
             }
         }
+        UnknownSettings.Find(configuration.GetSection("Signer"), typeof(SignerOptions), problems);
+        if (problems.Count > 0)
+        {
+            // Binding would stop at the first unknown setting with the binder's own text.
+            throw new SignerException(ErrorKind.Configuration, "BAD_CONFIG", "configuration: " + string.Join("; ", problems));
+        }
         SignerOptions options;
         try
         {

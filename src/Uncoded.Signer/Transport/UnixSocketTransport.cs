@@ -14,7 +14,14 @@ namespace Uncoded.Signer.Transport;
 /// </summary>
 internal static class UnixSocketTransport
 {
-    public const int MaxRequestBytes = 5 * 1024;
+    /// <summary>
+    /// gRPC's limit on a received message: above <see cref="SignPipeline.MaxRequestBytes"/>, so a
+    /// request a little over that gets the signer's own REQUEST_TOO_LARGE; beyond this one gRPC
+    /// answers RESOURCE_EXHAUSTED itself, without reading the message.
+    /// </summary>
+    public const int MaxMessageBytes = 8 * 1024;
+
+    /// <summary>Kestrel's request body limit: the backstop that resets anything larger without buffering it.</summary>
     public const int MaxBodyBytes = 16 * 1024;
 
     /// <summary>
@@ -36,8 +43,6 @@ internal static class UnixSocketTransport
     {
         var logger = loggers.CreateLogger("Uncoded.Signer.PeerGuard");
         kestrel.AddServerHeader = false;
-        // gRPC refuses messages over MaxRequestBytes with RESOURCE_EXHAUSTED; Kestrel's body
-        // limit is the backstop that resets anything larger without buffering it.
         kestrel.Limits.MaxRequestBodySize = MaxBodyBytes;
         kestrel.Limits.MaxRequestHeadersTotalSize = 8 * 1024;
         kestrel.Limits.MaxConcurrentConnections = MaxConnections;

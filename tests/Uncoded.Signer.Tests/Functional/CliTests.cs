@@ -23,6 +23,7 @@ public sealed class CliTests
     [Theory]
     [InlineData("ed25519")]
     [InlineData("rsa2048")]
+    [InlineData("rsa4096")]
     public async Task Keygen_NewKey_PrintsPemThatVerifiesSignaturesOverTheSocket(string type)
     {
         using var dir = new TempDir();
@@ -31,6 +32,12 @@ public sealed class CliTests
         var keygen = await Signer(["keygen", "--type", type, "--out", sealedPath, "--passphrase-file", pass, .. FastKdf]);
         Assert.True(keygen.ExitCode == 0, keygen.ToString());
         Assert.StartsWith("-----BEGIN PUBLIC KEY-----", keygen.Stdout);
+        if (type.StartsWith("rsa", StringComparison.Ordinal))
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create();
+            rsa.ImportFromPem(keygen.Stdout);
+            Assert.Equal(int.Parse(type[3..], System.Globalization.CultureInfo.InvariantCulture), rsa.KeySize);
+        }
 
         var pubkey = await Signer("pubkey", "--sealed-file", sealedPath, "--passphrase-file", pass);
         Assert.True(pubkey.ExitCode == 0, pubkey.ToString());

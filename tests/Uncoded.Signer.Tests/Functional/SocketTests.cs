@@ -115,38 +115,103 @@ public sealed class SocketTests
         }
     }
 
+    /// <summary>Lets uid 65534 reach the socket: the temp directory 0755 (the socket itself stays 0660).</summary>
+    private static void OpenToOthers(TempDir dir) => File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
+
+    /// <summary>
+    /// Runs <c>uncoded sign</c> for Binance's example order (fresh timestamp) under <c>setpriv</c>
+    /// with <paramref name="credentials"/> (e.g. <c>--reuid=65534</c>), from a copy of the client
+    /// that user can read. Returns the result and the payload it sent.
+    /// </summary>
+    private static async Task<(RunResult Result, string Payload)> SignAsAsync(SignerProcess signer, params string[] credentials)
+    {
+        using var clientDir = new TempDir("uncoded-client-");
+        OpenToOthers(clientDir);
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(Repo.ClientDll)!))
+        {
+            File.Copy(file, Path.Combine(clientDir.Path, Path.GetFileName(file)));
+        }
+        var payload = TestKeys.FreshExamplePayload();
+        var result = await Run.ProcessAsync("setpriv",
+            [.. credentials, "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
+                "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", payload],
+            env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
+        return (result, payload);
+    }
+
+    /// <summary>The connection is dropped before HTTP/2: to the client the signer is unreachable (exit 4), nothing is signed.</summary>
+    private static void AssertUnreachable(RunResult result)
+    {
+        Assert.True(result.ExitCode == 4, result.ToString());
+        Assert.Contains("unavailable: cannot reach the signer", result.Stderr);
+        Assert.DoesNotContain("signature", result.Stdout);
+    }
+
+    private static void AssertSigned((RunResult Result, string Payload) signed)
+    {
+        Assert.True(signed.Result.ExitCode == 0, signed.Result.ToString());
+        var json = System.Text.Json.JsonDocument.Parse(signed.Result.Stdout).RootElement;
+        Assert.Equal(TestKeys.ExpectedHmac(signed.Payload), json.GetProperty("signature").GetString());
+    }
+
     [Fact]
     public async Task PeerUidNotAllowed_IsRefusedAndLogged_AllowedPeerStillServed()
     {
         // The refused client runs as nobody (uid 65534) with supplementary group 0 so that the
         // socket's 0660 mode lets it connect: only the SO_PEERCRED allowlist can stop it.
-        var (dir, signer) = await StartAsync(prepare: d => File.SetUnixFileMode(d.Path, (UnixFileMode)0b111_101_101));
+        var (dir, signer) = await StartAsync(prepare: OpenToOthers);
         using (dir)
         await using (signer)
         {
-            using var clientDir = new TempDir("uncoded-client-");
-            File.SetUnixFileMode(clientDir.Path, (UnixFileMode)0b111_101_101);
-            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(Repo.ClientDll)!))
-            {
-                File.Copy(file, Path.Combine(clientDir.Path, Path.GetFileName(file)));
-            }
-            var result = await Run.ProcessAsync("setpriv",
-                ["--reuid=65534", "--regid=65534", "--groups=0", "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
-                    "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", TestKeys.BinanceExamplePayload],
-                env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
-            // The connection is dropped before HTTP/2: to the client the signer is unreachable (exit 4).
-            Assert.Equal(4, result.ExitCode);
-            Assert.Contains("unavailable: cannot reach the signer", result.Stderr);
-            Assert.DoesNotContain("signature", result.Stdout);
+            AssertUnreachable((await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--groups=0")).Result);
             Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=65534", signer.Log);
 
             // Without group 0 the socket's mode alone stops the same user.
-            var noGroup = await Run.ProcessAsync("setpriv",
-                ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "dotnet", Path.Combine(clientDir.Path, "uncoded.dll"),
-                    "sign", "--socket", signer.SocketPath, "--key-id", "main", "--payload", TestKeys.BinanceExamplePayload],
-                env: new Dictionary<string, string?> { ["HOME"] = clientDir.Path, ["DOTNET_CLI_HOME"] = clientDir.Path });
-            Assert.Equal(4, noGroup.ExitCode);
+            Assert.Equal(4, (await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--clear-groups")).Result.ExitCode);
 
+            await SignExampleAsync(signer);
+        }
+    }
+
+    [Fact]
+    public async Task PeerGidAllowed_ServedByPrimaryGid_OtherPeersRefused()
+    {
+        // Gids only: the README says a listed *primary* gid is allowed and, the lists not being
+        // empty, nobody else (not even the signer's own uid).
+        var (dir, signer) = await StartAsync(new { Uids = Array.Empty<uint>(), Gids = new uint[] { 65534 } }, OpenToOthers);
+        using (dir)
+        await using (signer)
+        {
+            // The socket's group, as an operator would set it (chgrp, systemd SocketGroup=), lets gid 65534 open it.
+            var chgrp = await Run.ProcessAsync("chgrp", ["65534", signer.SocketPath]);
+            Assert.True(chgrp.ExitCode == 0, chgrp.ToString());
+            AssertSigned(await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--clear-groups"));
+
+            // gid 65534 only as a supplementary group (it can open the socket, SO_PEERCRED reports gid 1): refused.
+            AssertUnreachable((await SignAsAsync(signer, "--reuid=65534", "--regid=1", "--groups=65534")).Result);
+            Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=1\b", signer.Log);
+
+            // This test process: root, the signer's own uid, gid 0.
+            using var client = signer.Client();
+            await Assert.ThrowsAsync<SignerUnavailableException>(() =>
+                client.SignAsync("main", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.FreshExamplePayload())));
+            Assert.Matches($@"Refused peer pid={Environment.ProcessId} uid={Hardening.Libc.getuid()} gid=", signer.Log);
+            Assert.False(signer.HasExited);
+        }
+    }
+
+    [Fact]
+    public async Task AllowedPeersEmpty_OnlyTheSignersOwnUidServed()
+    {
+        // The documented default: both lists empty allow the signer's own uid (this test's, root) and nobody else.
+        var (dir, signer) = await StartAsync(new { Uids = Array.Empty<uint>(), Gids = Array.Empty<uint>() }, OpenToOthers);
+        using (dir)
+        await using (signer)
+        {
+            await SignExampleAsync(signer);
+            // Another uid that can open the socket (group 0) is refused.
+            AssertUnreachable((await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--groups=0")).Result);
+            Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=65534", signer.Log);
             await SignExampleAsync(signer);
         }
     }
@@ -154,7 +219,7 @@ public sealed class SocketTests
     [Fact]
     public async Task RefusedPeerFlood_LoggedTenTimesAMinute_ThenCounted()
     {
-        var (dir, signer) = await StartAsync(prepare: d => File.SetUnixFileMode(d.Path, (UnixFileMode)0b111_101_101));
+        var (dir, signer) = await StartAsync(prepare: OpenToOthers);
         using (dir)
         await using (signer)
         {
@@ -302,6 +367,35 @@ public sealed class SocketTests
     }
 
     [Fact]
+    public async Task Sign_RequestMessageOver4KiB_RequestTooLargeAuditedAndServerStaysUp()
+    {
+        var (dir, signer) = await StartAsync();
+        using (dir)
+        await using (signer)
+        {
+            using var client = signer.Client();
+            // A payload within its own 4096-byte limit; on the wire the message is key_id "main" (6
+            // bytes) + method "POST" (6) + payload (3 + 4000) + path (2 + its length).
+            var payload = Encoding.ASCII.GetBytes("a=" + new string('1', 3998));
+            var e = await Assert.ThrowsAsync<SignerRefusedException>(() => client.SignAsync("main", "POST", "/" + new string('p', 79), payload));
+            Assert.Equal(StatusCode.InvalidArgument, e.Code);
+            Assert.Equal("REQUEST_TOO_LARGE", e.Reason);
+            Assert.Equal(new Dictionary<string, string> { ["rule"] = "request", ["observed"] = "4097 bytes", ["limit"] = "4096 bytes" },
+                e.Metadata.OrderBy(p => p.Key).ToDictionary());
+            var record = System.Text.Json.JsonDocument.Parse(File.ReadLines(dir.File("audit.log")).Last()).RootElement;
+            Assert.Equal("deny", record.GetProperty("decision").GetString());
+            Assert.Equal("REQUEST_TOO_LARGE", record.GetProperty("reason").GetString());
+
+            // One byte less (a 4096-byte message) passes this check and is refused further on (no such endpoint).
+            var within = await Assert.ThrowsAsync<SignerRefusedException>(() => client.SignAsync("main", "POST", "/" + new string('p', 78), payload));
+            Assert.Equal("ENDPOINT_NOT_ALLOWED", within.Reason);
+
+            Assert.False(signer.HasExited);
+            await SignExampleAsync(signer);
+        }
+    }
+
+    [Fact]
     public async Task Sign_MessageOverTransportLimit_RefusedAndServerStaysUp()
     {
         var (dir, signer) = await StartAsync();
@@ -309,10 +403,12 @@ public sealed class SocketTests
         await using (signer)
         {
             using var client = signer.Client();
-            // Over gRPC's 5 KiB message limit: refused before the payload is looked at.
+            // Over gRPC's message limit: gRPC's own RESOURCE_EXHAUSTED (no ErrorInfo), before the payload is looked at.
             var e = await Assert.ThrowsAsync<SignerRefusedException>(() =>
-                client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 8 * 1024).ToArray()));
+                client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', Transport.UnixSocketTransport.MaxMessageBytes).ToArray()));
             Assert.Equal(StatusCode.ResourceExhausted, e.Code);
+            Assert.Equal(nameof(StatusCode.ResourceExhausted), e.Reason);
+            Assert.Empty(e.Metadata);
             // Over Kestrel's 16 KiB body limit: the stream is reset, nothing is signed.
             var reset = await Assert.ThrowsAnyAsync<SignerCallException>(() =>
                 client.SignAsync("main", "POST", "/api/v3/order", Enumerable.Repeat((byte)'a', 1024 * 1024).ToArray()));
@@ -340,15 +436,31 @@ public sealed class SocketTests
     [Fact]
     public async Task Serve_UnknownSetting_FailsStartNamingIt()
     {
+        // At every depth, each named by its full path (not the binder's "not found on SealedFileOptions").
         using var dir = new TempDir();
         var key = TestKeys.SealHmac(dir, "k.sealed");
         var config = dir.Write("signer.json", $$"""
             { "Signer": { "SocketPath": "{{dir.File("s.sock")}}", "SocketMode": "0666",
-              "Keys": { "main": { "ApiKey": "a", "SealedFile": { "Path": "{{key.SealedPath}}", "PassphraseFile": "{{key.PassphrasePath}}" } } } } }
+              "AllowedPeers": { "Uids": [0], "Users": ["root"] },
+              "Audit": { "Path": "{{dir.File("audit.log")}}", "Rotate": true },
+              "Keys": {
+                "main": { "ApiKey": "a", "SealedFile": { "Path": "{{key.SealedPath}}", "PassphraseFile": "{{key.PassphrasePath}}", "Kdf": { "Memory": 1 } },
+                          "Guard": { "Symbols": { "LTCBTC": { "MaxOrderNotional": 1, "MaxPrice": 2 } }, "MaxDailyNotional": 1 } },
+                "hsm": { "ApiKey": "b", "Pkcs11": { "Module": "/m.so", "TokenLabel": "t", "KeyLabel": "k", "PinFile": "/p", "Slot": 0 } } } } }
             """);
         await using var signer = await SignerProcess.StartWithConfigAsync(config, dir.File("s.sock"), waitUntilListening: false);
         Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains("SocketMode", signer.Log);
+        foreach (var path in new[]
+        {
+            "Signer:SocketMode", "Signer:AllowedPeers:Users", "Signer:Audit:Rotate", "Signer:Keys:main:SealedFile:Kdf",
+            "Signer:Keys:main:Guard:Symbols:LTCBTC:MaxPrice", "Signer:Keys:hsm:Pkcs11:Slot",
+        })
+        {
+            Assert.Contains($"unknown setting '{path}'", signer.Log, StringComparison.Ordinal);
+        }
+        Assert.Contains("'Signer:Keys:main:SealedFile:Kdf' (expected: Path, PassphraseFile, PassphraseEnv, PassphraseCredential)", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("[BAD_CONFIG]", signer.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("ErrorOnUnknownConfiguration", signer.Log, StringComparison.Ordinal);
     }
 
     [Fact]

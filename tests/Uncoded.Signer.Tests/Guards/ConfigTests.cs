@@ -37,7 +37,7 @@ public sealed class ConfigTests
 
     [Fact]
     public async Task Config_UnknownGuardSetting_RefusesToStart_NamesIt() =>
-        await AssertRefusedAsync(new { AllowWithdrawals = true }, "'AllowWithdrawals'");
+        await AssertRefusedAsync(new { AllowWithdrawals = true }, "unknown setting 'Signer:Keys:k:Guard:AllowWithdrawals'");
 
     [Theory]
     [InlineData("{ \"Signer\": { ", "not JSON")]

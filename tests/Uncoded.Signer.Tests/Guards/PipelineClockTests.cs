@@ -21,7 +21,7 @@ public sealed class PipelineClockTests : IDisposable
     public async Task Sign_BinanceExampleAtItsOwnTime_ReproducesThePublishedSignature()
     {
         using var pipeline = Pipeline(maxDaily: 10m);
-        var result = await pipeline.Value.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), null, default);
+        var result = await SignOrderAsync(pipeline.Value, TestKeys.BinanceExamplePayload);
         Assert.Equal(TestKeys.BinanceExampleSignature, result.Signature);
         Assert.Equal(1UL, result.AuditSeq);
     }
@@ -34,7 +34,7 @@ public sealed class PipelineClockTests : IDisposable
         using var pipeline = Pipeline(maxDaily: 10m);
         _clock.Advance(TimeSpan.FromMilliseconds(clockOffsetMs));
         var e = await Assert.ThrowsAsync<SignerException>(async () =>
-            await pipeline.Value.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.BinanceExamplePayload), null, default));
+            await SignOrderAsync(pipeline.Value, TestKeys.BinanceExamplePayload));
         Assert.Equal(reason, e.Reason);
     }
 
@@ -103,7 +103,7 @@ public sealed class PipelineClockTests : IDisposable
             _clock.Step(TimeSpan.FromHours(49));
             // A market sell counts 0 but is still added: it must not make the window drop the real order.
             var sell = TestKeys.WithTimestamp("symbol=LTCBTC&side=SELL&type=MARKET&quantity=1&recvWindow=5000&timestamp=0", _clock.GetUtcNow().ToUnixTimeMilliseconds());
-            await pipeline.Value.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(sell), null, default);
+            await SignOrderAsync(pipeline.Value, sell);
             _clock.Step(TimeSpan.FromHours(-49));
             _clock.Advance(TimeSpan.FromMinutes(2));
             Assert.Equal("ROLLING_CAP", (await Assert.ThrowsAsync<SignerException>(() => SignExampleNowAsync(pipeline.Value))).Reason);
@@ -167,7 +167,15 @@ public sealed class PipelineClockTests : IDisposable
     private async Task SignExampleNowAsync(SignPipeline pipeline)
     {
         var payload = TestKeys.WithTimestamp(TestKeys.BinanceExamplePayload, _clock.GetUtcNow().ToUnixTimeMilliseconds());
-        await pipeline.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(payload), null, default);
+        await SignOrderAsync(pipeline, payload);
+    }
+
+    /// <summary>POST /api/v3/order with key "k", as the gRPC layer hands it over.</summary>
+    private static ValueTask<SignResult> SignOrderAsync(SignPipeline pipeline, string payload)
+    {
+        var bytes = Encoding.ASCII.GetBytes(payload);
+        // About the message's size (fields, tags and lengths); far under the limit either way.
+        return pipeline.SignAsync("k", "POST", "/api/v3/order", bytes, bytes.Length + 32, null, default);
     }
 
     private Owned<SignPipeline> Pipeline(decimal maxDaily, ISigningKey? key = null)

@@ -84,6 +84,24 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public async Task Serve_SealedKeyMemory_LockedAndExcludedFromDumps()
+    {
+        // What the kernel says, not what the signer logs: some memory is locked (VmLck), and at
+        // least one mapping is both locked (lo) and left out of core dumps (dd), as the HMAC
+        // secret's buffer is.
+        await using var signer = await GuardedSigner.StartAsync(TestKeys.TestGuard);
+        await signer.SignAsync("GET", "/api/v3/account", "recvWindow=5000&timestamp={now}");
+        var vmLck = (await File.ReadAllLinesAsync($"/proc/{signer.Process.Pid}/status")).Single(l => l.StartsWith("VmLck:", StringComparison.Ordinal));
+        Assert.True(long.Parse(vmLck.Split(' ', '\t', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) > 0, vmLck);
+        var flags = (await File.ReadAllLinesAsync($"/proc/{signer.Process.Pid}/smaps"))
+            .Where(l => l.StartsWith("VmFlags:", StringComparison.Ordinal))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToHashSet(StringComparer.Ordinal))
+            .ToList();
+        Assert.NotEmpty(flags);
+        Assert.Contains(flags, f => f.Contains("lo") && f.Contains("dd"));
+    }
+
+    [Fact]
     public async Task Serve_ConfigWritableByGroup_RefusesToStart()
     {
         using var dir = new TempDir();

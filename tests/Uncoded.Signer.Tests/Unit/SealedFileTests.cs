@@ -244,12 +244,15 @@ public sealed class SealedFileTests
         Assert.Equal("0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659", Convert.ToHexStringLower(argon.GetBytes(32)));
     }
 
+    private static Task<RunResult> ReferenceReaderAsync(string sealedPath, string passphrasePath) =>
+        Run.ProcessAsync("/usr/bin/python3", [Path.Combine(Repo.Root, "tools", "unseal_reference.py"), sealedPath, passphrasePath]);
+
     [Fact]
     public async Task ReferenceReader_Python_DecryptsWhatTheSignerSealed()
     {
         using var dir = new TempDir();
         var (path, passphrasePath) = TestKeys.SealHmac(dir, "k.sealed");
-        var result = await Run.ProcessAsync("/usr/bin/python3", [Path.Combine(Repo.Root, "tools", "unseal_reference.py"), path, passphrasePath]);
+        var result = await ReferenceReaderAsync(path, passphrasePath);
         Assert.True(result.ExitCode == 0, result.ToString());
         var json = System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement;
         Assert.Equal("HMAC_SHA256", json.GetProperty("type").GetString());
@@ -257,8 +260,34 @@ public sealed class SealedFileTests
             json.GetProperty("secret_sha256").GetString());
 
         var wrong = dir.Write("wrong.pass", "nope\n");
-        var refused = await Run.ProcessAsync("/usr/bin/python3", [Path.Combine(Repo.Root, "tools", "unseal_reference.py"), path, wrong]);
+        var refused = await ReferenceReaderAsync(path, wrong);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("wrong passphrase", refused.Stderr);
+    }
+
+    [Theory]
+    [InlineData("ed25519", "ED25519")]
+    [InlineData("rsa2048", "RSA_PKCS1_SHA256")]
+    public async Task ReferenceReader_Python_DecryptsKeygenFileAtDefaultKdfCosts(string type, string algorithm)
+    {
+        using var dir = new TempDir();
+        var passphrasePath = dir.Write("p", TestKeys.Passphrase + "\n");
+        var path = dir.File("k.sealed");
+        // No --kdf-* options: the default costs (64 MiB, t=3, p=4) that real key files have.
+        var keygen = await Run.SignerAsync("keygen", "--type", type, "--out", path, "--passphrase-file", passphrasePath, "--label", "reference");
+        Assert.True(keygen.ExitCode == 0, keygen.ToString());
+
+        var result = await ReferenceReaderAsync(path, passphrasePath);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var json = System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Equal(algorithm, json.GetProperty("type").GetString());
+        Assert.Equal("reference", json.GetProperty("label").GetString());
+        var kdf = json.GetProperty("kdf");
+        Assert.Equal(new KdfParameters(65536, 3, 4), new KdfParameters(kdf.GetProperty("m").GetUInt32(), kdf.GetProperty("t").GetUInt32(), kdf.GetProperty("p").GetUInt32()));
+        // The public key pyca/cryptography derives from the secret Python decrypted is the one keygen printed.
+        Assert.Equal(keygen.Stdout.Trim(), json.GetProperty("public_key_pem").GetString()!.Trim());
+        // And the secret is, byte for byte, what the signer itself reads from the file.
+        using var material = SealedFileStore.Load(path, Passphrase);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(material.Secret.Span)), json.GetProperty("secret_sha256").GetString());
     }
 }
