@@ -228,6 +228,9 @@ public sealed class SealedFileTests
         }
     }
 
+    private static Task<RunResult> ReferenceReaderAsync(string sealedPath, string passphrasePath) =>
+        Run.ProcessAsync("/usr/bin/python3", [Path.Combine(Repo.Root, "tools", "unseal_reference.py"), sealedPath, passphrasePath]);
+
     [Fact]
     public async Task ReferenceReader_Python_DecryptsWhatTheSignerSealed()
     {
