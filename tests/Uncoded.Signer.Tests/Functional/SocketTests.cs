@@ -164,7 +164,7 @@ public sealed class SocketTests
         await using (signer)
         {
             AssertUnreachable((await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--groups=0")).Result);
-            Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=65534", signer.Log);
+            await signer.WaitForLogAsync(@"Refused peer pid=\d+ uid=65534 gid=65534");
 
             // Without group 0 the socket's mode alone stops the same user.
             Assert.Equal(4, (await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--clear-groups")).Result.ExitCode);
@@ -189,13 +189,13 @@ public sealed class SocketTests
 
             // gid 65534 only as a supplementary group (it can open the socket, SO_PEERCRED reports gid 1): refused.
             AssertUnreachable((await SignAsAsync(signer, "--reuid=65534", "--regid=1", "--groups=65534")).Result);
-            Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=1\b", signer.Log);
+            await signer.WaitForLogAsync(@"Refused peer pid=\d+ uid=65534 gid=1\b");
 
             // This test process: root, the signer's own uid, gid 0.
             using var client = signer.Client();
             await Assert.ThrowsAsync<SignerUnavailableException>(() =>
                 client.SignAsync("main", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.FreshExamplePayload())));
-            Assert.Matches($@"Refused peer pid={Environment.ProcessId} uid={Hardening.Libc.getuid()} gid=", signer.Log);
+            await signer.WaitForLogAsync($@"Refused peer pid={Environment.ProcessId} uid={Hardening.Libc.getuid()} gid=");
             Assert.False(signer.HasExited);
         }
     }
@@ -211,7 +211,7 @@ public sealed class SocketTests
             await SignExampleAsync(signer);
             // Another uid that can open the socket (group 0) is refused.
             AssertUnreachable((await SignAsAsync(signer, "--reuid=65534", "--regid=65534", "--groups=0")).Result);
-            Assert.Matches(@"Refused peer pid=\d+ uid=65534 gid=65534", signer.Log);
+            await signer.WaitForLogAsync(@"Refused peer pid=\d+ uid=65534 gid=65534");
             await SignExampleAsync(signer);
         }
     }

@@ -95,16 +95,8 @@ internal sealed class GuardedSigner : IAsyncDisposable
     public async Task<SignerRefusedException> RefusedAsync(string method, string path, string payload) =>
         await Assert.ThrowsAsync<SignerRefusedException>(() => SignAsync(method, path, payload));
 
-    /// <summary>Waits (bounded: 30 s, over two checkpoint intervals) for the signer to log <paramref name="text"/> (its log is written asynchronously).</summary>
-    public async Task WaitForLogAsync(string text)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!Process.Log.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the signer did not log '{text}':\n{Process.Log}");
-            await Task.Delay(100);
-        }
-    }
+    /// <summary>See <see cref="SignerProcess.WaitForLogAsync"/> (30 s is over two checkpoint intervals).</summary>
+    public Task WaitForLogAsync(string text) => Process.WaitForLogAsync(System.Text.RegularExpressions.Regex.Escape(text));
 
     public string[] AuditLines() => File.ReadAllLines(AuditPath);
 

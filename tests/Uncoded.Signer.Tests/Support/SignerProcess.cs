@@ -41,6 +41,17 @@ internal sealed class SignerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits (bounded: 30 s) until the signer's log matches <paramref name="pattern"/>: its log is written asynchronously.</summary>
+    public async Task WaitForLogAsync(string pattern)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!System.Text.RegularExpressions.Regex.IsMatch(Log, pattern))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the signer did not log /{pattern}/:\n{Log}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Writes <paramref name="config"/> (the "Signer" section) to <paramref name="dir"/> and starts the signer.</summary>
     public static async Task<SignerProcess> StartAsync(TempDir dir, object signerSection, bool waitUntilListening = true,
         IDictionary<string, string?>? env = null)
