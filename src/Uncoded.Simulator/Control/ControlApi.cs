@@ -84,6 +84,10 @@ internal static class ControlApi
 
         app.MapGet("/control/balances", (string? account) =>
         {
+            if (account is not null && !host.Exchange.Accounts.Contains(account))
+            {
+                return Results.NotFound(new { error = $"no account '{account}' in scenario '{host.Scenario.Name}'" });
+            }
             var accounts = account is null ? host.Exchange.Accounts : [account];
             return Results.Json(accounts.Order(StringComparer.Ordinal).ToDictionary(a => a, a => host.Exchange.Balances(a)
                 .OrderBy(b => b.Key, StringComparer.Ordinal)

@@ -123,8 +123,9 @@ public sealed record PercentPriceBySideFilter(decimal BidMultiplierUp, decimal B
         {
             return true;
         }
+        // BINANCE.md: a filter value of 0 disables that rule (here: that side's bound).
         var (up, down) = order.Side == Side.Buy ? (BidMultiplierUp, BidMultiplierDown) : (AskMultiplierUp, AskMultiplierDown);
-        return price <= order.AvgPrice * up && price >= order.AvgPrice * down;
+        return (up == 0 || price <= order.AvgPrice * up) && (down == 0 || price >= order.AvgPrice * down);
     }
 }
 

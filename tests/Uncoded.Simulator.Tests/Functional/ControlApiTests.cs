@@ -90,4 +90,36 @@ public sealed class ControlApiTests
         Assert.Equal(("from-yaml", 3), (sim.Scenario.Name, sim.Faults.Pending));
         Assert.Equal(5m, sim.Exchange.Balances("trader")["USDT"].Free);
     }
+
+    [Fact]
+    public async Task ControlApi_ClockSkewAndFreeze_FaultForNextThree_UnknownAccount404()
+    {
+        await using var sim = await TestScenarios.StartAsync(TestScenarios.Market(), controlPort: 0);
+        using var control = new HttpClient { BaseAddress = sim.ControlAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var client = new BinanceClient(sim);
+        async Task<long> ServerTimeAsync() => (await client.PublicAsync("/api/v3/time")).Json.GetProperty("serverTime").GetInt64();
+
+        using var skew = await control.PostAsJsonAsync("/control/clock", new { offsetMs = -3_600_000 });
+        var skewed = await ServerTimeAsync() - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using var freeze = await control.PostAsJsonAsync("/control/clock", new { freezeAtUnixMs = 1499827319559 });
+        var frozen = await ServerTimeAsync();
+        await Task.Delay(50);
+        var stillFrozen = await ServerTimeAsync();
+        using var fault = await control.PostAsJsonAsync("/control/faults", new { kind = "Unavailable503BeforeExecute", count = 3, path = "/api/v3/depth" });
+        var statuses = new List<int>();
+        for (var i = 0; i < 4; i++)
+        {
+            statuses.Add((await client.PublicAsync("/api/v3/depth?symbol=BTCUSDT")).Status);
+        }
+        var time = await client.PublicAsync("/api/v3/time");
+        using var unknown = await control.GetAsync("/control/balances?account=nobody");
+
+        Assert.Equal((200, 200, 200), ((int)skew.StatusCode, (int)freeze.StatusCode, (int)fault.StatusCode));
+        Assert.InRange(skewed, -3_600_000 - 10_000, -3_600_000 + 10_000);
+        Assert.Equal((1499827319559, 1499827319559), (frozen, stillFrozen));
+        Assert.Equal([503, 503, 503, 200], statuses);
+        Assert.Equal(200, time.Status);
+        Assert.Equal(404, (int)unknown.StatusCode);
+        Assert.Contains("no account 'nobody'", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

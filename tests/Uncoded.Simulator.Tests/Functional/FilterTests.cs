@@ -175,4 +175,30 @@ public sealed class FilterTests
             Assert.Equal((400, -1013, message), (answer.Status, answer.Code, answer.Msg));
         }
     }
+
+    /// <summary>BINANCE.md: a filter value of 0 disables that rule; for PERCENT_PRICE_BY_SIDE each multiplier is one bound.</summary>
+    [Theory]
+    [InlineData(0, 0, "side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=10000.00", null)]
+    [InlineData(0, 0, "side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.01&price=900000.00", null)]
+    [InlineData(5, 0, "side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=10000.00", null)]
+    [InlineData(5, 0, "side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.01&price=900000.00", "Filter failure: PERCENT_PRICE_BY_SIDE")]
+    public async Task NewOrder_PercentPriceMultiplierZero_ThatBoundDisabled(decimal up, decimal down, string order, string? message)
+    {
+        var key = TestKeys.Hmac();
+        var scenario = TestScenarios.Market(key);
+        var btc = scenario.Symbols[0] with
+        {
+            Filters = [.. TestScenarios.BtcFilters.Where(f => f is not PercentPriceBySideFilter), new PercentPriceBySideFilter(up, down, up, down, 5)],
+        };
+        await using var sim = await TestScenarios.StartAsync(scenario with { Symbols = [btc, scenario.Symbols[1]] });
+        using var client = new BinanceClient(sim, key);
+
+        var answer = await client.SignedAsync(HttpMethod.Post, "/api/v3/order/test", "symbol=BTCUSDT&" + order);
+
+        Assert.Equal(message is null ? 200 : 400, answer.Status);
+        if (message is not null)
+        {
+            Assert.Equal(message, answer.Msg);
+        }
+    }
 }
