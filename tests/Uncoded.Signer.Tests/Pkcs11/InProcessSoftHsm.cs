@@ -21,7 +21,7 @@ internal static partial class InProcessSoftHsm
         ["pool"] = ["ed"],
         ["closed"] = ["ed"],
         ["logout"] = ["hmac"],
-        ["pin"] = ["rsa"],
+        ["pin"] = ["rsa", "ed", "hmac"],
         ["value-ed"] = ["ed"],
         ["value-rsa"] = ["rsa"],
         ["value-hmac"] = ["hmac"],

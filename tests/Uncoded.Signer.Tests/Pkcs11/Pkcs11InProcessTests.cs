@@ -134,43 +134,61 @@ public sealed class Pkcs11InProcessTests
         Assert.Equal(1, Count(calls, ": C_Login\n"));
     }
 
+    /// <summary>
+    /// Three keys on one token, one PIN: after the PIN changes under them, the token sees exactly
+    /// one wrong attempt in all, not one per key (three would lock a YubiKey's PIV PIN).
+    /// </summary>
     [Fact]
-    public async Task PinChangedWhileRunning_ReloginFailsOnce_NeverPresentedAgain()
+    public async Task PinChangedWhileRunning_ReloginFailsOnceForAllKeysOnTheToken_NeverPresentedAgain()
     {
         var token = await InProcessSoftHsm.TokenAsync("pin");
         var pinFile = token.Hsm.Dir.Write("changing.pin", SoftHsm.UserPin + "\n");
-        using var key = await Pkcs11Key.OpenAsync(Settings(token, "rsa", pinFile: pinFile), NullLogger.Instance, default);
-        await key.SignAsync(Payload, default);
-        var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token))).Length;
-
-        // Someone changes the PIN and the token drops our login: the PIN the signer holds is now wrong.
-        using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
-        {
-            var slot = FindSlot(second, token.Label);
-            using (var session = slot.OpenSession(SessionType.ReadWrite))
-            {
-                session.SetPin(Encoding.ASCII.GetBytes(SoftHsm.UserPin), Encoding.ASCII.GetBytes("654321"));
-            }
-            slot.CloseAllSessions();
-        }
+        var keys = new List<Pkcs11Key>();
         try
         {
-            for (var i = 0; i < 3; i++)
+            foreach (var label in new[] { "rsa", "ed", "hmac" })
             {
-                var error = await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
-                Assert.Equal("PIN_INCORRECT", error.Reason);
-                Assert.Equal(ErrorKind.Configuration, error.Kind);
+                keys.Add(await Pkcs11Key.OpenAsync(Settings(token, label, sessions: 1, pinFile: pinFile), NullLogger.Instance, default));
+                await keys[^1].SignAsync(Payload, default);
             }
-            var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token)))[spyBefore..];
-            Assert.Equal(1, Count(calls, "CKR_PIN_INCORRECT"));
+            var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token))).Length;
+
+            // Someone changes the PIN and the token drops our login: the PIN the signer holds is now wrong.
+            using (var second = Pkcs11Module.Open(SoftHsm.SpyModule))
+            {
+                var slot = FindSlot(second, token.Label);
+                using (var session = slot.OpenSession(SessionType.ReadWrite))
+                {
+                    session.SetPin(Encoding.ASCII.GetBytes(SoftHsm.UserPin), Encoding.ASCII.GetBytes("654321"));
+                }
+                slot.CloseAllSessions();
+            }
+            try
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    foreach (var key in keys)
+                    {
+                        var error = await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
+                        Assert.Equal("PIN_INCORRECT", error.Reason);
+                        Assert.Equal(ErrorKind.Configuration, error.Kind);
+                    }
+                }
+                var calls = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token)))[spyBefore..];
+                Assert.Equal(1, Count(calls, "CKR_PIN_INCORRECT"));
+            }
+            finally
+            {
+                using var second = Pkcs11Module.Open(SoftHsm.SpyModule);
+                using var session = FindSlot(second, token.Label).OpenSession(SessionType.ReadWrite);
+                session.Login(CKU.CKU_USER, "654321");
+                session.SetPin("654321", SoftHsm.UserPin);
+                session.Logout();
+            }
         }
         finally
         {
-            using var second = Pkcs11Module.Open(SoftHsm.SpyModule);
-            using var session = FindSlot(second, token.Label).OpenSession(SessionType.ReadWrite);
-            session.Login(CKU.CKU_USER, "654321");
-            session.SetPin("654321", SoftHsm.UserPin);
-            session.Logout();
+            keys.ForEach(k => k.Dispose());
         }
     }
 

@@ -126,7 +126,14 @@ internal sealed class Pkcs11Module : IDisposable
         }
         catch (Pkcs11Exception e)
         {
-            throw Pkcs11Errors.Map(e, $"initialising PKCS#11 module '{path}'");
+            // C_Initialize reads the module's own configuration (SoftHSM: SOFTHSM2_CONF and its
+            // token directory): a failure there is a setup problem, not a token's.
+            var mapped = Pkcs11Errors.Map(e, $"initialising PKCS#11 module '{path}'");
+            throw mapped.Kind == ErrorKind.Unavailable && e.RV is CKR.CKR_GENERAL_ERROR or CKR.CKR_FUNCTION_FAILED or CKR.CKR_DEVICE_ERROR
+                ? new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_INIT_FAILED",
+                    $"PKCS#11 module '{path}' failed to initialise ({e.RV}): check its configuration and that this user can read and write its files (SoftHSM: SOFTHSM2_CONF, and a token directory owned by this user)",
+                    mapped.Metadata, e)
+                : mapped;
         }
         catch (Exception e) when (e is not SignerException)
         {

@@ -23,6 +23,13 @@ internal sealed record Pkcs11Lease(ISession Session, int Epoch, int HandleGenera
 /// </summary>
 internal sealed class Pkcs11Token : IDisposable
 {
+    /// <summary>
+    /// Tokens (label and serial) whose PIN was rejected, or found locked or on its final try, by any
+    /// key of this process: no key on such a token logs in again until the process restarts, so a
+    /// process serving several keys from one token cannot spend one PIN attempt per key.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, SignerException> RejectedTokens = new(StringComparer.Ordinal);
+
     private readonly Pkcs11Module _module;
     private readonly Pkcs11KeySettings _settings;
     private readonly LockedBuffer _pin;
@@ -36,6 +43,7 @@ internal sealed class Pkcs11Token : IDisposable
     private int _logins;
     private bool _recovering;
     private SignerException? _pinRejected;
+    private string? _tokenId;
     private int _disposed;
 
     /// <summary>Takes ownership of <paramref name="pin"/>.</summary>
@@ -226,6 +234,11 @@ internal sealed class Pkcs11Token : IDisposable
             // Read before opening: a handle death noticed while we open makes this session suspect too.
             var handles = _module.HandleGeneration;
             var slot = _slot ??= FindSlot();
+            if (RejectedTokens.TryGetValue(_tokenId!, out var rejected))
+            {
+                _pinRejected = rejected; // another key of this process had its PIN refused by this token
+                throw rejected;
+            }
             ISession session;
             try
             {
@@ -285,8 +298,9 @@ internal sealed class Pkcs11Token : IDisposable
             var error = Pkcs11Errors.Map(e, $"logging in to {_settings.TokenDescription}");
             if (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_LOCKED or CKR.CKR_PIN_EXPIRED or CKR.CKR_PIN_INVALID or CKR.CKR_PIN_LEN_RANGE)
             {
-                // Never again in this process: a retry loop would lock a YubiKey PIV PIN in three tries.
-                _pinRejected = error;
+                // Never again in this process, for any key on this token: a retry loop would lock a
+                // YubiKey PIV PIN in three tries.
+                RejectPin(error);
                 Log.Pkcs11PinRejected(_log, _settings.TokenDescription, error.Reason);
             }
             else if (error.Kind == ErrorKind.Unavailable)
@@ -299,6 +313,12 @@ internal sealed class Pkcs11Token : IDisposable
         {
             CryptographicOperations.ZeroMemory(pin);
         }
+    }
+
+    private void RejectPin(SignerException error)
+    {
+        _pinRejected = error;
+        RejectedTokens.TryAdd(_tokenId!, error);
     }
 
     /// <summary>
@@ -320,9 +340,10 @@ internal sealed class Pkcs11Token : IDisposable
         if (flags.UserPinLocked || flags.UserPinFinalTry)
         {
             var doing = $"logging in to {_settings.TokenDescription}";
-            _pinRejected = flags.UserPinLocked ? Pkcs11Errors.Map(CKR.CKR_PIN_LOCKED, doing) : Pkcs11Errors.PinFinalTry(doing);
-            Log.Pkcs11PinRejected(_log, _settings.TokenDescription, _pinRejected.Reason);
-            throw _pinRejected;
+            var error = flags.UserPinLocked ? Pkcs11Errors.Map(CKR.CKR_PIN_LOCKED, doing) : Pkcs11Errors.PinFinalTry(doing);
+            RejectPin(error);
+            Log.Pkcs11PinRejected(_log, _settings.TokenDescription, error.Reason);
+            throw error;
         }
     }
 
@@ -359,6 +380,7 @@ internal sealed class Pkcs11Token : IDisposable
             if ((_settings.TokenLabel is not null && label == _settings.TokenLabel)
                 || (_settings.TokenSerial is not null && string.Equals(serial, _settings.TokenSerial, StringComparison.OrdinalIgnoreCase)))
             {
+                _tokenId = label + "\0" + serial;
                 return slot;
             }
         }
