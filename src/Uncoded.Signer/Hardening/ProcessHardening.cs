@@ -125,7 +125,7 @@ internal static class ProcessHardening
     public static void ReportKeyMemory(ILogger logger)
     {
         var (locked, unlocked, excluded, notExcluded) = LockedBuffer.Stats;
-        var text = $"key buffers: {locked} of {locked + unlocked} locked in RAM (mlock), {excluded} of {excluded + notExcluded} excluded from dumps (MADV_DONTDUMP); Ed25519 keys live in libsodium's guarded memory";
+        var text = $"secret buffers (keys, PINs): {locked} of {locked + unlocked} locked in RAM (mlock), {excluded} of {excluded + notExcluded} excluded from dumps (MADV_DONTDUMP); Ed25519 keys live in libsodium's guarded memory";
         if (unlocked == 0 && notExcluded == 0)
         {
             Log.HardeningApplied(logger, text);

@@ -27,9 +27,18 @@ internal sealed class KeyRing : IDisposable
         {
             foreach (var key in settings.Keys.Values)
             {
-                loaded.Add(new LoadedKey(key.Id, key.ApiKey, key.Pkcs11 is { } pkcs11
-                    ? LoadPkcs11(key.Id, pkcs11, log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)
-                    : SealedFileStore.LoadKey(key.SealedFilePath, key.Passphrase)));
+                try
+                {
+                    loaded.Add(new LoadedKey(key.Id, key.ApiKey, key.Pkcs11 is { } pkcs11
+                        ? LoadPkcs11(key.Id, pkcs11, log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)
+                        : SealedFileStore.LoadKey(key.SealedFilePath, key.Passphrase)));
+                }
+                catch (SignerException e)
+                {
+                    // With several keys the operator must know which one to fix.
+                    var where = key.Pkcs11 is null ? $"sealed file {key.SealedFilePath}" : key.BackendName;
+                    throw new SignerException(e.Kind, e.Reason, $"key '{key.Id}' ({where}): {e.Message}", e.Metadata, e);
+                }
             }
             return new KeyRing(loaded);
         }

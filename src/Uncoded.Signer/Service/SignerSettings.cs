@@ -33,6 +33,7 @@ internal sealed record SignerSettings(
             }
         }
         UnknownSettings.Find(configuration.GetSection("Signer"), typeof(SignerOptions), problems);
+        UnknownSettings.FindInLogging(configuration.GetSection("Logging"), problems);
         if (problems.Count > 0)
         {
             // Binding would stop at the first unknown setting with the binder's own text.
@@ -133,5 +134,5 @@ internal sealed record SignerSettings(
 internal sealed record KeySettings(string Id, string ApiKey, string SealedFilePath, SecretSource Passphrase, GuardSettings Guard,
     Pkcs11KeySettings? Pkcs11 = null)
 {
-    public string BackendName => Pkcs11 is null ? "sealed file" : $"PKCS#11 {Pkcs11.TokenDescription}, {Pkcs11.Sessions} sessions";
+    public string BackendName => Pkcs11 is null ? "sealed file" : $"PKCS#11 {Pkcs11.TokenDescription}, {Pkcs11.Sessions} session{(Pkcs11.Sessions == 1 ? "" : "s")}";
 }

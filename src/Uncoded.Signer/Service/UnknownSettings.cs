@@ -46,6 +46,29 @@ internal static class UnknownSettings
         }
     }
 
+    /// <summary>
+    /// <c>Logging</c> takes <c>LogLevel:&lt;category&gt;</c> = a level name and nothing else: a
+    /// misspelt key would otherwise be ignored, and a bad level would fail later as an internal error.
+    /// </summary>
+    public static void FindInLogging(IConfigurationSection logging, List<string> problems)
+    {
+        foreach (var child in logging.GetChildren())
+        {
+            if (!string.Equals(child.Key, "LogLevel", StringComparison.OrdinalIgnoreCase))
+            {
+                problems.Add($"unknown setting '{child.Path}' (expected: LogLevel)");
+                continue;
+            }
+            foreach (var category in child.GetChildren())
+            {
+                if (category.Value is null || !Enum.TryParse<LogLevel>(category.Value, ignoreCase: true, out _) || int.TryParse(category.Value, out _))
+                {
+                    problems.Add($"'{category.Path}' must be one of {string.Join(", ", Enum.GetNames<LogLevel>())}");
+                }
+            }
+        }
+    }
+
     /// <summary>What the binder converts from one string (numbers, strings, booleans, enums).</summary>
     private static bool IsValue(Type type) => TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string));
 

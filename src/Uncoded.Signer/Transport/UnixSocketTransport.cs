@@ -88,8 +88,11 @@ internal static class UnixSocketTransport
         var directory = Path.GetDirectoryName(path)!;
         if (!Directory.Exists(directory))
         {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
-                UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+            const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+            Directory.CreateDirectory(directory, mode);
+            // The umask applies to mkdir: 077 would make it 0700 and lock out peers allowed by group.
+            File.SetUnixFileMode(directory, mode);
         }
         var info = new FileInfo(path);
         if (!info.Exists && info.LinkTarget is null)

@@ -110,6 +110,22 @@ public sealed class CliTests
         Assert.DoesNotContain("this is not the passphrase", result.Stdout + result.Stderr);
     }
 
+    /// <summary>Like ssh with a private key: a sealed file others can read is refused before any passphrase is used.</summary>
+    [Fact]
+    public async Task Pubkey_SealedFileReadableByOthers_RefusedWithTheFix()
+    {
+        using var dir = new TempDir();
+        var (sealedPath, pass) = TestKeys.SealGenerated(dir, "k.sealed", "ed25519");
+        File.SetUnixFileMode(sealedPath, (UnixFileMode)0b110_100_100);
+
+        var result = await Signer("pubkey", "--sealed-file", sealedPath, "--passphrase-file", pass);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("FILE_PERMISSIONS", result.Stderr);
+        Assert.Contains($"run: chmod 600 '{sealedPath}'", result.Stderr);
+        Assert.Empty(result.Stdout);
+    }
+
     [Fact]
     public async Task Keygen_ExistingOutFile_RefusesAndKeepsIt()
     {

@@ -53,6 +53,22 @@ public sealed class SocketTests
         }
     }
 
+    /// <summary>The socket's directory, when the signer creates it, is 0750 whatever the umask (077 would lock out peers allowed by group).</summary>
+    [Fact]
+    public async Task SocketDirectory_CreatedUnderUmask077_Is0750()
+    {
+        using var dir = new TempDir();
+        var socket = Path.Combine(dir.Path, "run", "signer.sock");
+        var config = dir.Write("signer.json", System.Text.Json.JsonSerializer.Serialize(new
+        {
+            Signer = TestKeys.Config(socket, new Dictionary<string, (string, string)> { ["main"] = TestKeys.SealHmac(dir, "k.sealed") }),
+        }));
+        await using var signer = await SignerProcess.StartWithConfigAsync(config, socket, wrapper: ["sh", "-c", "umask 077 && exec \"$@\"", "sh"]);
+
+        Assert.Equal((UnixFileMode)0b111_101_000, File.GetUnixFileMode(Path.GetDirectoryName(socket)!));
+        await SignExampleAsync(signer);
+    }
+
     [Fact]
     public async Task Serve_OpensNoTcpOrUdpSocket()
     {
@@ -419,15 +435,16 @@ public sealed class SocketTests
     }
 
     [Fact]
-    public async Task Serve_WrongPassphrase_FailsStartWithClearMessageAndNoSecretInLog()
+    public async Task Serve_WrongPassphrase_FailsStartNamingTheKeyWithNoSecretInLog()
     {
         using var dir = new TempDir();
+        var good = TestKeys.SealHmac(dir, "good.sealed");
         var (sealedPath, _) = TestKeys.SealHmac(dir, "k.sealed");
         var wrong = dir.Write("wrong.pass", "Tr0ub4dor&3 wrong one");
         await using var signer = await SignerProcess.StartAsync(dir, TestKeys.Config(dir.File("s.sock"),
-            new Dictionary<string, (string, string)> { ["main"] = (sealedPath, wrong) }), waitUntilListening: false);
+            new Dictionary<string, (string, string)> { ["good"] = good, ["main"] = (sealedPath, wrong) }), waitUntilListening: false);
         Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains("wrong passphrase", signer.Log);
+        Assert.Contains($"key 'main' (sealed file {sealedPath}): wrong passphrase", signer.Log);
         Assert.DoesNotContain("Tr0ub4dor", signer.Log);
         Assert.DoesNotContain(TestKeys.Passphrase, signer.Log);
         Assert.False(File.Exists(dir.File("s.sock")));
@@ -446,19 +463,21 @@ public sealed class SocketTests
               "Keys": {
                 "main": { "ApiKey": "a", "SealedFile": { "Path": "{{key.SealedPath}}", "PassphraseFile": "{{key.PassphrasePath}}", "Kdf": { "Memory": 1 } },
                           "Guard": { "Symbols": { "LTCBTC": { "MaxOrderNotional": 1, "MaxPrice": 2 } }, "MaxDailyNotional": 1 } },
-                "hsm": { "ApiKey": "b", "Pkcs11": { "Module": "/m.so", "TokenLabel": "t", "KeyLabel": "k", "PinFile": "/p", "Slot": 0 } } } } }
+                "hsm": { "ApiKey": "b", "Pkcs11": { "Module": "/m.so", "TokenLabel": "t", "KeyLabel": "k", "PinFile": "/p", "Slot": 0 } } } },
+              "Logging": { "LogLevl": { "Default": "Debug" }, "LogLevel": { "Default": "Verbose" } } }
             """);
         await using var signer = await SignerProcess.StartWithConfigAsync(config, dir.File("s.sock"), waitUntilListening: false);
         Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         foreach (var path in new[]
         {
             "Signer:SocketMode", "Signer:AllowedPeers:Users", "Signer:Audit:Rotate", "Signer:Keys:main:SealedFile:Kdf",
-            "Signer:Keys:main:Guard:Symbols:LTCBTC:MaxPrice", "Signer:Keys:hsm:Pkcs11:Slot",
+            "Signer:Keys:main:Guard:Symbols:LTCBTC:MaxPrice", "Signer:Keys:hsm:Pkcs11:Slot", "Logging:LogLevl",
         })
         {
             Assert.Contains($"unknown setting '{path}'", signer.Log, StringComparison.Ordinal);
         }
         Assert.Contains("'Signer:Keys:main:SealedFile:Kdf' (expected: Path, PassphraseFile, PassphraseEnv, PassphraseCredential)", signer.Log, StringComparison.Ordinal);
+        Assert.Contains("'Logging:LogLevel:Default' must be one of Trace, Debug, Information, Warning, Error, Critical, None", signer.Log, StringComparison.Ordinal);
         Assert.Contains("[BAD_CONFIG]", signer.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("ErrorOnUnknownConfiguration", signer.Log, StringComparison.Ordinal);
     }

@@ -80,7 +80,7 @@ public sealed class HardeningTests
         var core = limits.Single(l => l.StartsWith("Max core file size", StringComparison.Ordinal));
         Assert.Matches(@"^Max core file size\s+0\s+0\s", core);
         Assert.Contains("no core dumps (RLIMIT_CORE 0/0)", signer.Process.Log, StringComparison.Ordinal);
-        Assert.Contains("key buffers: 1 of 1 locked in RAM", signer.Process.Log, StringComparison.Ordinal);
+        Assert.Contains("secret buffers (keys, PINs): 1 of 1 locked in RAM", signer.Process.Log, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -40,6 +40,8 @@ public sealed class MemoryScanTests
 
         // The key itself must be in memory (locked) to sign: finding it shows the scan reads the heap.
         Assert.Contains("secret", found);
+        Assert.DoesNotContain(passphrase, signer.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestKeys.BinanceExampleSecret, signer.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("passphrase", found);
         Assert.DoesNotContain("passphrase (UTF-16)", found);
         Assert.DoesNotContain("AES key", found);

@@ -153,6 +153,31 @@ public sealed partial class Pkcs11ConfigTests
         Assert.Contains("'uncoded-test'", signer.Log, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A SoftHSM token directory that the signer's user cannot open (made by root, run as nobody):
+    /// the module fails C_Initialize, and the error says where to look instead of blaming a token.
+    /// </summary>
+    [Fact]
+    public async Task Pubkey_TokenDirectoryOfAnotherUser_ModuleInitFailureSaysWhy()
+    {
+        using var hsm = await SoftHsm.CreateAsync();
+        File.SetUnixFileMode(hsm.Dir.Path, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(hsm.TokenDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(hsm.ConfPath, (UnixFileMode)0b110_100_100);
+        var pin = hsm.Dir.Write("nobody.pin", SoftHsm.UserPin + "\n");
+        Assert.Equal(0, (await Run.ProcessAsync("chown", ["65534:65534", pin])).ExitCode);
+
+        var result = await Run.ProcessAsync("setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Repo.SignerDll,
+             "pubkey", "--pkcs11-module", SoftHsm.Module, "--token-label", hsm.Label, "--key-label", "k", "--pin-file", pin],
+            env: new Dictionary<string, string?>(hsm.Env) { ["HOME"] = "/tmp", ["DOTNET_CLI_HOME"] = "/tmp" });
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("failed to initialise (CKR_GENERAL_ERROR)", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("a token directory owned by this user", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("PKCS11_MODULE_INIT_FAILED", result.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Keygen_NeitherOutNorModule_UsageError()
     {

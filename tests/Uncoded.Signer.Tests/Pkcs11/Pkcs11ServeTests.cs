@@ -125,6 +125,7 @@ public sealed class Pkcs11ServeTests
         Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keypairgen", "--key-type", "EC:edwards25519", "--label", "tool-ed", "--id", "a1")).ExitCode);
         Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keypairgen", "--key-type", "rsa:2048", "--label", "tool-rsa", "--id", "a2")).ExitCode);
         Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keypairgen", "--key-type", "rsa:3072", "--label", "tool-rsa3072", "--id", "a3")).ExitCode);
+        Assert.Equal(0, (await hsm.Pkcs11ToolAsync("--keygen", "--key-type", "GENERIC:64", "--usage-sign", "--sensitive", "--label", "tool-hmac", "--id", "a4")).ExitCode);
 
         // Made by openssl, imported into the token by softhsm2-util and sealed into a file by the signer.
         var keys = new Dictionary<string, object>
@@ -132,6 +133,7 @@ public sealed class Pkcs11ServeTests
             ["tool-ed"] = hsm.KeyConfig("tool-ed"),
             ["tool-rsa"] = hsm.KeyConfig("tool-rsa"),
             ["tool-rsa3072"] = hsm.KeyConfig("tool-rsa3072"),
+            ["tool-hmac"] = hsm.KeyConfig("tool-hmac"),
         };
         foreach (var (name, algorithm, bits, id) in new[] { ("imp-ed", "ed25519", 0, "b1"), ("imp-rsa", "rsa", 2048, "b2"), ("imp-rsa3072", "rsa", 3072, "b3") })
         {
@@ -153,6 +155,14 @@ public sealed class Pkcs11ServeTests
             var response = await SignAsync(signer, name);
             await Signatures.AssertOpensslVerifiesAsync(hsm.Dir, pem.Stdout, response.Payload, response.Signature, ed25519: name == "tool-ed");
         }
+        // A generic secret the signer never saw: its HMAC equals the one pkcs11-tool computes in the token.
+        var hmacPayload = TestKeys.FreshExamplePayload();
+        var fromSigner = await SignAsync(signer, "tool-hmac", hmacPayload);
+        var data = hsm.Dir.Write("hmac.data", hmacPayload);
+        var byTool = await hsm.Pkcs11ToolAsync("--sign", "-m", "SHA256-HMAC", "--label", "tool-hmac", "-i", data, "-o", hsm.Dir.File("hmac.sig"));
+        Assert.True(byTool.ExitCode == 0, byTool.ToString());
+        Assert.Equal("HMAC_SHA256", fromSigner.Algorithm);
+        Assert.Equal(Convert.ToHexStringLower(await File.ReadAllBytesAsync(hsm.Dir.File("hmac.sig"))), fromSigner.Signature);
         // Ed25519 and RSA PKCS#1 v1.5 are deterministic: the same key gives the same bytes in both backends.
         foreach (var name in new[] { "imp-ed", "imp-rsa", "imp-rsa3072" })
         {

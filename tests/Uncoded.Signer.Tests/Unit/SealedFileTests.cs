@@ -213,7 +213,7 @@ public sealed class SealedFileTests
                 messages.Add(e.ToString());
             }
         }
-        Capture(() => SealedFileFormat.Open(file, "wrong passphrase correct horse"u8));
+        Capture(() => SealedFileFormat.Open(file, "Tr0ub4dor&3 supplied"u8));
         var tampered = (byte[])file.Clone();
         tampered[^3] ^= 0xFF;
         Capture(() => SealedFileFormat.Open(tampered, Passphrase));
@@ -224,6 +224,7 @@ public sealed class SealedFileTests
         foreach (var message in messages)
         {
             Assert.DoesNotContain(TestKeys.Passphrase, message, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("Tr0ub4dor", message, StringComparison.Ordinal);
             Assert.DoesNotContain(TestKeys.BinanceExampleSecret[..12], message, StringComparison.Ordinal);
         }
     }

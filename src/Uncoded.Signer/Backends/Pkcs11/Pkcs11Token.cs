@@ -385,7 +385,7 @@ internal sealed class Pkcs11Token : IDisposable
             }
         }
         throw new SignerException(ErrorKind.Unavailable, "TOKEN_NOT_PRESENT",
-            $"{_settings.TokenDescription} is not present in '{_module.Path}' (tokens present: {(seen.Count == 0 ? "none" : string.Join(", ", seen))})");
+            $"{_settings.TokenDescription} is not present in '{_module.Path}' (tokens present: {(seen.Count == 0 ? "none: is it plugged in, and can this user read the module's configuration and token files?" : string.Join(", ", seen))})");
     }
 
     private void CloseQuietly(ISession session)
