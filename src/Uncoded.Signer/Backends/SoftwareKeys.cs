@@ -11,9 +11,10 @@ internal static class SoftwareKeys
     /// <summary>
     /// Takes ownership of <paramref name="material"/>. Checks it as import does (a sealed file
     /// written by other software is held to the same rules): printable HMAC secrets, RSA of at
-    /// least 2048 bits with nothing after the key.
+    /// least 2048 bits with nothing after the key. <paramref name="time"/> paces the release of
+    /// OpenSSL's idle RSA working copies (<see cref="RsaKey.IdleRelease"/>).
     /// </summary>
-    public static ISigningKey Create(KeyMaterial material)
+    public static ISigningKey Create(KeyMaterial material, TimeProvider? time = null)
     {
         try
         {
@@ -25,7 +26,7 @@ internal static class SoftwareKeys
             {
                 KeyAlgorithm.HmacSha256 => new HmacKey(material),
                 KeyAlgorithm.Ed25519 => new Ed25519Key(material),
-                KeyAlgorithm.RsaPkcs1Sha256 => new RsaKey(material),
+                KeyAlgorithm.RsaPkcs1Sha256 => new RsaKey(material, time ?? TimeProvider.System),
                 _ => throw new SignerException(ErrorKind.Configuration, "UNSUPPORTED_KEY", "unsupported key type"),
             };
         }
@@ -81,27 +82,38 @@ internal static class SoftwareKeys
 
     /// <summary>
     /// RSA via the platform (OpenSSL). One RSA object per concurrent caller, so signatures do not
-    /// serialise on one object and no object is shared between threads.
+    /// serialise on one object and no object is shared between threads. The key material stays in
+    /// the locked buffer; an RSA object is OpenSSL's working copy in its own (unlocked) heap, so
+    /// one that has not signed for <see cref="IdleRelease"/> is freed, and OpenSSL clears the
+    /// private numbers as it frees them. Importing costs ~1 ms (OpenSSL checks the key), so
+    /// objects are kept while signatures keep coming.
     /// </summary>
     private sealed class RsaKey : ISigningKey
     {
-        private readonly System.Collections.Concurrent.ConcurrentBag<RSA> _pool = [];
-        private readonly KeyMaterial _material;
+        public static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(1);
 
-        public RsaKey(KeyMaterial material)
+        private readonly System.Collections.Concurrent.ConcurrentBag<(RSA Rsa, long LastUsed)> _pool = [];
+        private readonly KeyMaterial _material;
+        private readonly TimeProvider _time;
+        private readonly ITimer _sweeper;
+        private int _disposed;
+
+        public RsaKey(KeyMaterial material, TimeProvider time)
         {
             _material = material;
+            _time = time;
             // Checked once: the key material never changes.
-            var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out var read);
-            if (read != _material.Secret.Length || rsa.KeySize < KeyFactory.MinRsaBits)
+            using (var rsa = RSA.Create())
             {
-                rsa.Dispose();
-                throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL",
-                    read != _material.Secret.Length ? "the RSA key has trailing bytes" : $"the RSA key has {rsa.KeySize} bits; at least {KeyFactory.MinRsaBits} are required");
+                rsa.ImportPkcs8PrivateKey(_material.Secret.Span, out var read);
+                if (read != _material.Secret.Length || rsa.KeySize < KeyFactory.MinRsaBits)
+                {
+                    throw new SignerException(ErrorKind.Configuration, "BAD_KEY_MATERIAL",
+                        read != _material.Secret.Length ? "the RSA key has trailing bytes" : $"the RSA key has {rsa.KeySize} bits; at least {KeyFactory.MinRsaBits} are required");
+                }
+                PublicKeyPem = rsa.ExportSubjectPublicKeyInfoPem() + "\n";
             }
-            PublicKeyPem = rsa.ExportSubjectPublicKeyInfoPem() + "\n";
-            _pool.Add(rsa);
+            _sweeper = time.CreateTimer(_ => ReleaseIdle(), null, IdleRelease, IdleRelease);
         }
 
         public KeyAlgorithm Algorithm => KeyAlgorithm.RsaPkcs1Sha256;
@@ -110,14 +122,47 @@ internal static class SoftwareKeys
 
         public ValueTask<byte[]> SignAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
         {
-            var rsa = _pool.TryTake(out var pooled) ? pooled : NewRsa();
+            var rsa = _pool.TryTake(out var pooled) ? pooled.Rsa : NewRsa();
             try
             {
                 return ValueTask.FromResult(rsa.SignData(payload.Span, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
             }
             finally
             {
-                _pool.Add(rsa);
+                _pool.Add((rsa, _time.GetTimestamp()));
+            }
+        }
+
+        /// <summary>Frees the working copies that have not signed for <see cref="IdleRelease"/>.</summary>
+        private void ReleaseIdle()
+        {
+            var keep = new List<(RSA Rsa, long LastUsed)>();
+            while (_pool.TryTake(out var entry))
+            {
+                if (_time.GetElapsedTime(entry.LastUsed) >= IdleRelease)
+                {
+                    entry.Rsa.Dispose();
+                }
+                else
+                {
+                    keep.Add(entry);
+                }
+            }
+            foreach (var entry in keep)
+            {
+                _pool.Add(entry);
+            }
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                DisposePool(); // Dispose ran while this sweep held entries: none may outlive the key
+            }
+        }
+
+        private void DisposePool()
+        {
+            while (_pool.TryTake(out var entry))
+            {
+                entry.Rsa.Dispose();
             }
         }
 
@@ -130,10 +175,9 @@ internal static class SoftwareKeys
 
         public void Dispose()
         {
-            while (_pool.TryTake(out var rsa))
-            {
-                rsa.Dispose();
-            }
+            Volatile.Write(ref _disposed, 1);
+            _sweeper.Dispose();
+            DisposePool();
             _material.Dispose();
         }
     }
