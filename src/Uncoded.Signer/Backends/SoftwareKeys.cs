@@ -129,7 +129,14 @@ internal static class SoftwareKeys
             }
             finally
             {
-                _pool.Add((rsa, _time.GetTimestamp()));
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    rsa.Dispose(); // the key was disposed while this signature ran: nothing may be pooled after it
+                }
+                else
+                {
+                    _pool.Add((rsa, _time.GetTimestamp()));
+                }
             }
         }
 

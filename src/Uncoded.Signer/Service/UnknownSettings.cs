@@ -52,8 +52,17 @@ internal static class UnknownSettings
     /// </summary>
     public static void FindInLogging(IConfigurationSection logging, List<string> problems)
     {
+        if (logging.Value is not null)
+        {
+            problems.Add($"'{logging.Path}' must be an object: {{ \"LogLevel\": {{ \"Default\": \"Information\" }} }}");
+        }
         foreach (var child in logging.GetChildren())
         {
+            if (string.Equals(child.Key, "LogLevel", StringComparison.OrdinalIgnoreCase) && child.Value is not null)
+            {
+                problems.Add($"'{child.Path}' must be an object of category → level, e.g. {{ \"Default\": \"{child.Value}\" }}");
+                continue;
+            }
             if (!string.Equals(child.Key, "LogLevel", StringComparison.OrdinalIgnoreCase))
             {
                 problems.Add($"unknown setting '{child.Path}' (expected: LogLevel)");

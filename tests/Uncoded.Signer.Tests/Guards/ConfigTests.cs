@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Uncoded.Signer.Tests.Support;
 
 namespace Uncoded.Signer.Tests.Guards;
@@ -79,5 +80,23 @@ public sealed class ConfigTests
         await using var signer = await SignerProcess.StartAsync(dir, config, waitUntilListening: false, env: env);
         Assert.Equal(3, await signer.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains(expected, signer.Log, StringComparison.Ordinal);
+    }
+
+    /// <summary>A Logging value of the wrong shape is refused, not ignored (the signer would log at another level than asked).</summary>
+    [Theory]
+    [InlineData("Logging", "Debug", "'Logging' must be an object")]
+    [InlineData("Logging:LogLevel", "Debug", "'Logging:LogLevel' must be an object of category")]
+    [InlineData("Logging:LogLevel:Default", "Verbose", "'Logging:LogLevel:Default' must be one of Trace, Debug")]
+    [InlineData("Logging:Console:FormatterName", "json", "unknown setting 'Logging:Console'")]
+    public void Settings_LoggingOfTheWrongShape_BadConfig(string key, string value, string expected)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Signer:SocketPath"] = "/run/uncoded/s.sock", [key] = value })
+            .Build();
+
+        var error = Assert.Throws<Service.SignerException>(() => Service.SignerSettings.From(configuration));
+
+        Assert.Equal("BAD_CONFIG", error.Reason);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 }

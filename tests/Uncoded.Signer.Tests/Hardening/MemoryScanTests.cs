@@ -68,8 +68,21 @@ public sealed class MemoryScanTests
         };
         await using var signer = await StartAndSignAsync(dir, sealedPath, passPath, signatures: 5);
 
+        // Signatures keep coming while the first scan runs, so OpenSSL's copy is certainly in use.
+        using var stop = new CancellationTokenSource();
+        var keepSigning = Task.Run(async () =>
+        {
+            using var client = signer.Client();
+            while (!stop.IsCancellationRequested)
+            {
+                await client.SignAsync("k", "POST", "/api/v3/order", Encoding.ASCII.GetBytes(TestKeys.FreshExamplePayload()));
+                await Task.Delay(100);
+            }
+        });
         var signing = Scan(signer.Pid, needles);
-        await Task.Delay(TimeSpan.FromSeconds(3)); // the idle release is 1 s, checked every second
+        await stop.CancelAsync();
+        await keepSigning;
+        await Task.Delay(TimeSpan.FromSeconds(3.5)); // released once idle for 1 s, checked every second
         var idle = Scan(signer.Pid, needles);
 
         Assert.NotEmpty(signing["d (OpenSSL)"]);

@@ -136,7 +136,8 @@ public sealed class Pkcs11InProcessTests
 
     /// <summary>
     /// Three keys on one token, one PIN: after the PIN changes under them, the token sees exactly
-    /// one wrong attempt in all, not one per key (three would lock a YubiKey's PIV PIN).
+    /// one wrong attempt in all, not one per key (three would lock a YubiKey's PIV PIN), also when
+    /// all of them need to log in again at the same moment.
     /// </summary>
     [Fact]
     public async Task PinChangedWhileRunning_ReloginFailsOnceForAllKeysOnTheToken_NeverPresentedAgain()
@@ -148,7 +149,7 @@ public sealed class Pkcs11InProcessTests
         {
             foreach (var label in new[] { "rsa", "ed", "hmac" })
             {
-                keys.Add(await Pkcs11Key.OpenAsync(Settings(token, label, sessions: 1, pinFile: pinFile), NullLogger.Instance, default));
+                keys.Add(await Pkcs11Key.OpenAsync(Settings(token, label, sessions: 2, pinFile: pinFile), NullLogger.Instance, default));
                 await keys[^1].SignAsync(Payload, default);
             }
             var spyBefore = (await File.ReadAllTextAsync(InProcessSoftHsm.SpyLog(token))).Length;
@@ -165,6 +166,14 @@ public sealed class Pkcs11InProcessTests
             }
             try
             {
+                // Six signatures at once (two per key), all needing a new login.
+                using var start = new Barrier(6);
+                var together = keys.SelectMany(key => new[] { key, key }).Select(key => Task.Run(async () =>
+                {
+                    start.SignalAndWait(TimeSpan.FromSeconds(30));
+                    return await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
+                })).ToList();
+                Assert.All(await Task.WhenAll(together), error => Assert.Equal("PIN_INCORRECT", error.Reason));
                 for (var i = 0; i < 3; i++)
                 {
                     foreach (var key in keys)

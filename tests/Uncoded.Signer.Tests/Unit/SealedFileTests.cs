@@ -250,6 +250,27 @@ public sealed class SealedFileTests
         Assert.Contains("wrong passphrase", refused.Stderr);
     }
 
+    /// <summary>The signer's Argon2id against Python's (libargon2) at costs the defaults do not reach: m not a multiple of 4p, many lanes, odd sizes.</summary>
+    [Theory]
+    [InlineData(37u, 1u, 3u)]
+    [InlineData(100u, 2u, 7u)]
+    [InlineData(513u, 1u, 64u)]
+    [InlineData(4097u, 3u, 2u)]
+    public async Task ReferenceReader_Python_DecryptsAtOddKdfCosts(uint memoryKiB, uint iterations, uint parallelism)
+    {
+        using var dir = new TempDir();
+        var path = dir.File("k.sealed");
+        using (var material = KeyFactory.ImportHmacSecret(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret), "odd", DateTimeOffset.UnixEpoch))
+        {
+            SealedFileStore.WriteNew(path, SealedFileFormat.Seal(material, Passphrase, new KdfParameters(memoryKiB, iterations, parallelism)));
+        }
+        var result = await ReferenceReaderAsync(path, dir.Write("p", TestKeys.Passphrase + "\n"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.ASCII.GetBytes(TestKeys.BinanceExampleSecret))),
+            System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement.GetProperty("secret_sha256").GetString());
+    }
+
     [Theory]
     [InlineData("ed25519", "ED25519")]
     [InlineData("rsa2048", "RSA_PKCS1_SHA256")]

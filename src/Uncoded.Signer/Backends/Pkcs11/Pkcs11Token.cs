@@ -30,6 +30,12 @@ internal sealed class Pkcs11Token : IDisposable
     /// </summary>
     private static readonly ConcurrentDictionary<string, SignerException> RejectedTokens = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// One login at a time per token in this process: keys on one token that all lost their
+    /// sessions must not each present a stale PIN before the first refusal is recorded.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, Lock> TokenLoginGates = new(StringComparer.Ordinal);
+
     private readonly Pkcs11Module _module;
     private readonly Pkcs11KeySettings _settings;
     private readonly LockedBuffer _pin;
@@ -234,34 +240,37 @@ internal sealed class Pkcs11Token : IDisposable
             // Read before opening: a handle death noticed while we open makes this session suspect too.
             var handles = _module.HandleGeneration;
             var slot = _slot ??= FindSlot();
-            if (RejectedTokens.TryGetValue(_tokenId!, out var rejected))
-            {
-                _pinRejected = rejected; // another key of this process had its PIN refused by this token
-                throw rejected;
-            }
             ISession session;
-            try
+            lock (TokenLoginGates.GetOrAdd(_tokenId!, _ => new Lock()))
             {
-                session = slot.OpenSession(_readWrite ? SessionType.ReadWrite : SessionType.ReadOnly);
-            }
-            catch (Pkcs11Exception e)
-            {
-                _slot = null;
-                throw Pkcs11Errors.Map(e, $"opening a session on {_settings.TokenDescription}");
-            }
-            try
-            {
-                LogIn(slot, session);
-            }
-            catch
-            {
-                CloseQuietly(session);
-                throw;
-            }
-            if (_recovering)
-            {
-                _recovering = false;
-                Log.Pkcs11Recovered(_log, _settings.TokenDescription, slot.SlotId);
+                if (RejectedTokens.TryGetValue(_tokenId!, out var rejected))
+                {
+                    _pinRejected = rejected; // another key of this process had its PIN refused by this token
+                    throw rejected;
+                }
+                try
+                {
+                    session = slot.OpenSession(_readWrite ? SessionType.ReadWrite : SessionType.ReadOnly);
+                }
+                catch (Pkcs11Exception e)
+                {
+                    _slot = null;
+                    throw Pkcs11Errors.Map(e, $"opening a session on {_settings.TokenDescription}");
+                }
+                try
+                {
+                    LogIn(slot, session);
+                }
+                catch
+                {
+                    CloseQuietly(session);
+                    throw;
+                }
+                if (_recovering)
+                {
+                    _recovering = false;
+                    Log.Pkcs11Recovered(_log, _settings.TokenDescription, slot.SlotId);
+                }
             }
             return new Pkcs11Lease(session, epoch, handles);
         }
