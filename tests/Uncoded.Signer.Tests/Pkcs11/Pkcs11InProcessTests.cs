@@ -25,6 +25,20 @@ public sealed class Pkcs11InProcessTests
 
     private static int Count(string text, string what) => text.Split(what).Length - 1;
 
+    /// <summary>A module named through a symlink is the same library: one module, initialised and finalised by one owner.</summary>
+    [Fact]
+    public async Task Module_OpenedThroughSymlink_SharedWithItsTarget()
+    {
+        var token = await InProcessSoftHsm.TokenAsync("pool");
+        var link = token.Hsm.Dir.File("spy-link.so");
+        File.CreateSymbolicLink(link, SoftHsm.SpyModule);
+
+        using var direct = Pkcs11Module.Open(SoftHsm.SpyModule);
+        using var linked = Pkcs11Module.Open(link);
+
+        Assert.Same(direct, linked);
+    }
+
     /// <summary>
     /// The pool hands out up to Sessions distinct logged-in sessions at once (concurrent signatures
     /// do not queue on one session), then makes the next caller wait for one to come back.
@@ -170,7 +184,7 @@ public sealed class Pkcs11InProcessTests
                 using var start = new Barrier(6);
                 var together = keys.SelectMany(key => new[] { key, key }).Select(key => Task.Run(async () =>
                 {
-                    start.SignalAndWait(TimeSpan.FromSeconds(30));
+                    Assert.True(start.SignalAndWait(TimeSpan.FromSeconds(30)), "the six signatures did not start together");
                     return await Assert.ThrowsAsync<SignerException>(async () => await key.SignAsync(Payload, default));
                 })).ToList();
                 Assert.All(await Task.WhenAll(together), error => Assert.Equal("PIN_INCORRECT", error.Reason));

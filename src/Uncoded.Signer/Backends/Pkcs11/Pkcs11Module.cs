@@ -21,14 +21,16 @@ internal sealed class Pkcs11Module : IDisposable
     private static bool _resolverInstalled;
     private static readonly TimeSpan ReinitializeInterval = TimeSpan.FromSeconds(2);
     private readonly ReaderWriterLockSlim _use = new(LockRecursionPolicy.SupportsRecursion);
+    private readonly string _realPath;
     private IPkcs11Library _library;
     private long _lastReinitialize = Environment.TickCount64;
     private int _references;
     private int _handleGeneration;
 
-    private Pkcs11Module(string path, IPkcs11Library library)
+    private Pkcs11Module(string path, string realPath, IPkcs11Library library)
     {
         Path = path;
+        _realPath = realPath;
         _library = library;
     }
 
@@ -103,15 +105,18 @@ internal sealed class Pkcs11Module : IDisposable
         var fullPath = System.IO.Path.GetFullPath(path);
         lock (Gate)
         {
-            if (!Loaded.TryGetValue(fullPath, out var module))
+            if (!File.Exists(fullPath))
             {
-                if (!File.Exists(fullPath))
-                {
-                    throw new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_NOT_FOUND", $"PKCS#11 module '{fullPath}' does not exist");
-                }
+                throw new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_NOT_FOUND", $"PKCS#11 module '{fullPath}' does not exist");
+            }
+            // Shared by the real file: a symlink and its target are one library (dlopen shares it),
+            // which must not be initialised and finalised by two owners. Messages keep the path given.
+            var realPath = new FileInfo(fullPath).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? fullPath;
+            if (!Loaded.TryGetValue(realPath, out var module))
+            {
                 InstallResolver();
-                module = new Pkcs11Module(fullPath, Load(fullPath));
-                Loaded[fullPath] = module;
+                module = new Pkcs11Module(fullPath, realPath, Load(fullPath));
+                Loaded[realPath] = module;
             }
             module._references++;
             return module;
@@ -150,7 +155,7 @@ internal sealed class Pkcs11Module : IDisposable
             {
                 return;
             }
-            Loaded.Remove(Path);
+            Loaded.Remove(_realPath);
             _library.Dispose();
         }
     }
