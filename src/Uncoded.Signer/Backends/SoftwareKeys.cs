@@ -136,6 +136,10 @@ internal static class SoftwareKeys
                 else
                 {
                     _pool.Add((rsa, _time.GetTimestamp()));
+                    if (Volatile.Read(ref _disposed) != 0)
+                    {
+                        DisposePool(); // Dispose emptied the pool between the check and the Add
+                    }
                 }
             }
         }

@@ -39,16 +39,13 @@ internal static class Durable
     }
 
     /// <summary>True when both paths name the same file (device and inode, from stat(2)).</summary>
-    public static unsafe bool SameFile(string a, string b)
+    public static bool SameFile(string a, string b)
     {
-        // struct stat begins with st_dev and st_ino (64 bits each) on x86-64 and aarch64 Linux.
-        var first = stackalloc ulong[32];
-        var second = stackalloc ulong[32];
-        if (Libc.stat(a, first) != 0 || Libc.stat(b, second) != 0)
+        if (!Posix.TryFileId(a, out var first) || !Posix.TryFileId(b, out var second))
         {
             throw new IOException($"cannot stat '{a}' or '{b}' (errno {Marshal.GetLastPInvokeError()})");
         }
-        return first[0] == second[0] && first[1] == second[1];
+        return first == second;
     }
 
     /// <summary>fsync of a directory: makes a create or rename in it durable.</summary>

@@ -54,10 +54,6 @@ internal static partial class Libc
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int link(string oldPath, string newPath);
 
-    /// <summary>stat(2) into a buffer of at least 256 bytes (struct stat is 128–144 bytes on 64-bit Linux).</summary>
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    public static unsafe partial int stat(string path, ulong* buffer);
-
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 

@@ -24,6 +24,19 @@ internal static partial class Posix
 
     public const uint StickyBit = 0x200;
 
+    /// <summary>
+    /// The device and inode of <paramref name="path"/>, following links: one file whatever the
+    /// path (symlinked directories, hard links). False if it cannot be stat'ed.
+    /// </summary>
+    public static unsafe bool TryFileId(string path, out (ulong Device, ulong Inode) id)
+    {
+        // struct statx: stx_ino u64 at offset 32, stx_dev_major/minor u32 at 136/140. STATX_INO = 0x100.
+        var buffer = stackalloc byte[256];
+        var rc = statx(-100, path, 0, 0x100, buffer);
+        id = rc == 0 ? (((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140), *(ulong*)(buffer + 32)) : default;
+        return rc == 0;
+    }
+
     private static bool Lstat(string path, out uint mode) => Stat(path, follow: false, out mode, out _);
 
     private static unsafe bool Stat(string path, bool follow, out uint mode, out uint uid)

@@ -90,6 +90,10 @@ internal static partial class ScenarioYaml
 
     private static JsonNode? FromScalar(Scalar scalar)
     {
+        if (!scalar.Tag.IsEmpty && scalar.Tag.Value == "!")
+        {
+            return JsonValue.Create(scalar.Value); // the non-specific tag "!": a string (YAML 1.2 §6.9.1)
+        }
         if (!scalar.Tag.IsEmpty && !scalar.Tag.IsNonSpecific)
         {
             return scalar.Tag.Value == StrTag

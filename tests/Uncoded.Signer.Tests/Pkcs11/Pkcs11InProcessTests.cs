@@ -25,18 +25,22 @@ public sealed class Pkcs11InProcessTests
 
     private static int Count(string text, string what) => text.Split(what).Length - 1;
 
-    /// <summary>A module named through a symlink is the same library: one module, initialised and finalised by one owner.</summary>
+    /// <summary>A module named through a symlink (to the file or to its folder) is the same library: one module, initialised and finalised by one owner.</summary>
     [Fact]
     public async Task Module_OpenedThroughSymlink_SharedWithItsTarget()
     {
         var token = await InProcessSoftHsm.TokenAsync("pool");
         var link = token.Hsm.Dir.File("spy-link.so");
         File.CreateSymbolicLink(link, SoftHsm.SpyModule);
+        var folder = token.Hsm.Dir.File("lib-link");
+        Directory.CreateSymbolicLink(folder, Path.GetDirectoryName(SoftHsm.SpyModule)!);
 
         using var direct = Pkcs11Module.Open(SoftHsm.SpyModule);
         using var linked = Pkcs11Module.Open(link);
+        using var throughFolder = Pkcs11Module.Open(Path.Combine(folder, Path.GetFileName(SoftHsm.SpyModule)));
 
         Assert.Same(direct, linked);
+        Assert.Same(direct, throughFolder);
     }
 
     /// <summary>

@@ -77,7 +77,7 @@ public sealed class ScenarioTests
           - apiKey: 00000000000000000000000000000000000000000000000000000000000000aa
             account: trader
             type: HMAC
-            secret: '0123'
+            secret: ! 0123
             permissions: [reading, spotTrading]
             ipAllowlist: [127.0.0.1]
         symbols:

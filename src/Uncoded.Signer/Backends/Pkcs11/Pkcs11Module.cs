@@ -109,9 +109,10 @@ internal sealed class Pkcs11Module : IDisposable
             {
                 throw new SignerException(ErrorKind.Configuration, "PKCS11_MODULE_NOT_FOUND", $"PKCS#11 module '{fullPath}' does not exist");
             }
-            // Shared by the real file: a symlink and its target are one library (dlopen shares it),
-            // which must not be initialised and finalised by two owners. Messages keep the path given.
-            var realPath = new FileInfo(fullPath).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? fullPath;
+            // Shared by the file itself (device and inode): paths through symlinks (/lib is /usr/lib
+            // on Debian) or hard links are one library to dlopen, which must not be initialised and
+            // finalised by two owners. Messages keep the path given.
+            var realPath = Hardening.Posix.TryFileId(fullPath, out var id) ? $"{id.Device}:{id.Inode}" : fullPath;
             if (!Loaded.TryGetValue(realPath, out var module))
             {
                 InstallResolver();

@@ -108,7 +108,7 @@ internal static class Pkcs11Objects
     /// attributes; most tokens expose them on the private key too). A key under
     /// <see cref="KeyFactory.MinRsaBits"/> is refused here as the sealed-file backend refuses it.
     /// </summary>
-    private static string? RsaPublicKeyPem(ISession session, Pkcs11KeySettings settings, IObjectHandle privateKey, string where)
+    private static string RsaPublicKeyPem(ISession session, Pkcs11KeySettings settings, IObjectHandle privateKey, string where)
     {
         foreach (var handle in Find(session, settings, CKO.CKO_PUBLIC_KEY).Prepend(privateKey))
         {
@@ -125,7 +125,9 @@ internal static class Pkcs11Objects
             }
             return rsa.ExportSubjectPublicKeyInfoPem() + "\n";
         }
-        return null;
+        // Fail closed: a key whose size cannot be read cannot be held to the 2048-bit rule.
+        throw new SignerException(ErrorKind.Configuration, "KEY_SIZE_UNKNOWN",
+            $"{where}: the token shows no RSA modulus (CKA_MODULUS) on the key or its public key, so its size cannot be checked");
     }
 
     private static string? Ed25519PublicKeyPem(ISession session, Pkcs11KeySettings settings, IObjectHandle privateKey)

@@ -40,6 +40,8 @@ internal static unsafe class Argon2idKdf
         var blockCount = (long)laneLength * parallelism;
         var h0 = new byte[72];
         var memory = (ulong*)NativeMemory.AlignedAlloc((nuint)(blockCount * BlockBytes), 64);
+        // Kept out of swap where RLIMIT_MEMLOCK allows (the blocks give the output too); wiped either way.
+        var locked = Hardening.Libc.mlock((nint)memory, (nuint)(blockCount * BlockBytes)) == 0;
         try
         {
             InitialHash(h0, password, salt, secret, associatedData, memoryKiB, iterations, parallelism, output.Length);
@@ -67,6 +69,7 @@ internal static unsafe class Argon2idKdf
                     }
                 }
             }
+            CryptographicOperations.ZeroMemory(h0); // H0 alone gives the output: gone before the long fill
             instance.Fill();
             Finish(instance, output);
         }
@@ -74,6 +77,10 @@ internal static unsafe class Argon2idKdf
         {
             CryptographicOperations.ZeroMemory(h0);
             NativeMemory.Clear(memory, (nuint)(blockCount * BlockBytes));
+            if (locked)
+            {
+                Hardening.Libc.munlock((nint)memory, (nuint)(blockCount * BlockBytes));
+            }
             NativeMemory.AlignedFree(memory);
         }
     }

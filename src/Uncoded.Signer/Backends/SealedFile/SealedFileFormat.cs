@@ -202,7 +202,7 @@ internal static class SealedFileFormat
             Argon2idKdf.Hash(passphrase, salt, checked((int)kdf.MemoryKiB), checked((int)kdf.Iterations), checked((int)kdf.Parallelism), derived);
             return derived;
         }
-        catch (OutOfMemoryException)
+        catch (Exception e) when (e is OutOfMemoryException || e is AggregateException { InnerException: OutOfMemoryException })
         {
             throw new SignerException(ErrorKind.Configuration, "KDF_MEMORY_UNAVAILABLE",
                 $"Argon2id ran out of memory deriving with m={kdf.MemoryKiB / 1024} MiB");
