@@ -57,6 +57,21 @@ internal sealed class GroupCommit<T> : IDisposable
         _committer.Start();
     }
 
+    /// <summary>
+    /// Nobody is committing or about to. The committer completes its callers before it settles
+    /// and lets go, so a caller that just got its answer can still find it busy: tests wait for this.
+    /// </summary>
+    internal bool Idle
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _owner == Owner.None;
+            }
+        }
+    }
+
     /// <summary>Set once a commit failed; from then on every call is refused with it.</summary>
     public SignerException? Failure => Volatile.Read(ref _failure);
 
